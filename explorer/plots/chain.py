@@ -1,0 +1,190 @@
+"""Views of the deep-network gradients (``explorer.core.chain_gradients`` results).
+
+``DeltaView``: per-layer gradient norms ||dL/da_l|| with the forward activation norms, the bound
+prod_{k>l} ||J_k||, the scalar chain's |w|^(L-l) where it is exact, and marks where values overflowed.
+``JacobianView``: per-layer Jacobian spectral norms against 1, the line where shrinking turns into
+growing, with the product of the norms (an upper bound) beside the true end-to-end norm.
+
+Each view is built once on given Axes and ``update(result)`` mutates its artists in place. The views
+read only the result's public fields (duck typing), so they do not import the core.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+
+from explorer.plots.style import (
+    BLACK,
+    BLUE,
+    GREY,
+    ORANGE,
+    SKY,
+    VERMILLION,
+    finite_limits,
+    format_number,
+    log10_finite,
+    nice_ceiling,
+    sticky_limits,
+    use_integer_axis,
+    use_log10_axis,
+)
+
+_MARKERS_UP_TO = 60  # draw a marker per layer only while they stay distinguishable
+
+
+def _overflow_layers(values: np.ndarray, first_layer: int) -> np.ndarray:
+    """Layer indices whose value is inf or NaN."""
+    return np.flatnonzero(~np.isfinite(values)) + first_layer
+
+
+class DeltaView:
+    """Gradient norm per layer on a log10 axis, with overflow drawn as marks along the top."""
+
+    def __init__(self, ax: Axes) -> None:
+        self.ax = ax
+        (self.delta_line,) = ax.plot([], [], color=BLUE, lw=2, label="gradient ‖∂L/∂aₗ‖")
+        (self.activation_line,) = ax.plot(
+            [], [], color=ORANGE, lw=1.5, label="activation ‖aₗ‖ (forward)"
+        )
+        (self.bound_line,) = ax.plot(
+            [], [], color=GREY, lw=1.2, ls="--", label="bound: ∏ ‖Jₖ‖ over k > l"
+        )
+        (self.reference_line,) = ax.plot(
+            [], [], color=BLACK, lw=1, ls=":", label="|w|^(L−l) (scalar chain)"
+        )
+        self.overflow_marks = ax.scatter(
+            [], [], marker="v", s=40, color=VERMILLION, zorder=5, label="inf/NaN", clip_on=False
+        )
+        self.note = ax.text(
+            0.01, 0.03, "", transform=ax.transAxes, color=VERMILLION, fontsize=10, va="bottom"
+        )
+        ax.set_xlabel("layer l")
+        ax.set_ylabel("norm (log scale)")
+        ax.set_title("Gradient reaching each layer")
+        use_log10_axis(ax)
+        use_integer_axis(ax)
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="upper right", fontsize=9, framealpha=0.8)
+        # what ``update`` changes; everything else stays as long as the limits do
+        self.artists = [
+            self.delta_line,
+            self.activation_line,
+            self.bound_line,
+            self.reference_line,
+            self.overflow_marks,
+            self.note,
+        ]
+
+    def update(self, result: Any) -> None:
+        """Redraw from a chain result; overflowed values become marks, never axis limits."""
+        depth = result.depth
+        layers = np.arange(1, depth + 1)
+        delta = log10_finite(result.delta_norms)
+        activation = log10_finite(result.activation_norms)
+        bound = np.asarray(result.log10_delta_bound, dtype=np.float64)
+        reference = result.log10_reference
+
+        marker = "o" if depth <= _MARKERS_UP_TO else ""
+        self.delta_line.set_data(layers, delta)
+        self.delta_line.set_marker(marker)
+        self.activation_line.set_data(np.arange(0, depth + 1), activation)
+        self.bound_line.set_data(layers, bound)
+        shown = [delta, activation, bound]
+        if reference is None:
+            self.reference_line.set_data([], [])
+            self.reference_line.set_visible(False)
+        else:
+            self.reference_line.set_data(layers, reference)
+            self.reference_line.set_visible(True)
+            shown.append(np.asarray(reference))
+
+        low, high = sticky_limits(finite_limits(*shown), self.ax.get_ylim())
+        overflowed = np.union1d(
+            _overflow_layers(result.delta_norms, 1), _overflow_layers(result.activation_norms, 0)
+        )
+        self.overflow_marks.set_offsets(
+            np.column_stack([overflowed, np.full(overflowed.size, high)])
+            if overflowed.size
+            else np.empty((0, 2))
+        )
+        if result.overflow_layer is None:
+            self.note.set_text("")
+        else:
+            self.note.set_text(
+                f"{result.dtype} overflow from layer {result.overflow_layer}"
+                f" ({result.overflow_pass} pass): {overflowed.size} layer(s) hold inf/NaN"
+            )
+        self.ax.set_xlim(_layer_limits(depth, first_layer=0))
+        self.ax.set_ylim(low, high)
+
+
+def _layer_limits(depth: int, first_layer: int) -> tuple[float, float]:
+    """x limits for layers first_layer..depth, widened to a nice number so they change seldom."""
+    right = nice_ceiling(max(depth, 5))
+    return (first_layer - 0.03 * right, right * 1.03)
+
+
+class JacobianView:
+    """Per-layer Jacobian spectral norms against the line 1, with the end-to-end comparison."""
+
+    def __init__(self, ax: Axes) -> None:
+        self.ax = ax
+        self.unit_line = ax.axhline(0.0, color=BLACK, lw=1, label="1: shrink below, grow above")
+        (self.norm_line,) = ax.plot([], [], color=SKY, lw=1.5, label="‖Jₗ‖ = ‖diag(φ′) Wₗ‖₂")
+        self.overflow_marks = ax.scatter(
+            [], [], marker="v", s=40, color=VERMILLION, zorder=5, clip_on=False
+        )
+        self.summary = ax.text(
+            0.01,
+            0.97,
+            "",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=10,
+            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": GREY},
+        )
+        ax.set_xlabel("layer l")
+        ax.set_ylabel("spectral norm (log scale)")
+        ax.set_title("Layer Jacobians")
+        use_log10_axis(ax)
+        use_integer_axis(ax)
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="lower right", fontsize=9, framealpha=0.8)
+        self.artists = [self.norm_line, self.overflow_marks, self.summary]
+
+    def update(self, result: Any) -> None:
+        """Redraw from a chain result."""
+        depth = result.depth
+        layers = np.arange(1, depth + 1)
+        norms = log10_finite(result.jacobian_norms)
+        self.norm_line.set_data(layers, norms)
+        self.norm_line.set_marker("o" if depth <= _MARKERS_UP_TO else "")
+        low, high = finite_limits(norms, np.zeros(1), minimum_span=0.5)
+        high += 0.45 * (high - low)  # room for the summary box
+        low, high = sticky_limits((low, high), self.ax.get_ylim())
+        bad = _overflow_layers(result.jacobian_norms, 1)
+        self.overflow_marks.set_offsets(
+            np.column_stack([bad, np.full(bad.size, high)]) if bad.size else np.empty((0, 2))
+        )
+        self.summary.set_text(
+            f"∏ ‖Jₗ‖ = {_power(result.log10_norm_product)}  (upper bound)\n"
+            f"‖J_L ⋯ J₁‖ = {_power(result.e2e_log10_norm)}  (true, end to end)"
+        )
+        self.ax.set_xlim(_layer_limits(depth, first_layer=1))
+        self.ax.set_ylim(low, high)
+
+
+def _power(log10_value: float) -> str:
+    """10^x written out: '10^45.2 = 1.6e+45' when it fits a float, else just the power."""
+    if not np.isfinite(log10_value):
+        return "nan (non-finite Jacobian)" if np.isnan(log10_value) else "0"
+    exponent = f"10^{log10_value:.2f}"
+    if abs(log10_value) < 300:
+        return f"{format_number(10.0**log10_value)} = {exponent}"
+    return exponent
+
+
+__all__ = ["DeltaView", "JacobianView"]
