@@ -1,0 +1,95 @@
+"""A real Voila server on loopback and a real headless Chromium, for browser tests and benchmarks.
+
+Chromium is Debian's (/usr/bin/chromium) driven by the PyPI playwright package: Playwright's own
+browser download does not work on this kind of machine (STACK.md).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+# JavaScript run in the page: how many dark pixels the panel's figure canvas holds (an ipympl
+# canvas is blank until its first image arrives), and a fingerprint of its current image.
+DARK_PIXELS_JS = """() => {
+  const canvas = document.querySelector('.jupyter-matplotlib-canvas-div canvas');
+  if (!canvas || !canvas.width) return 0;
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let dark = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i + 3] > 0 && data[i] + data[i + 1] + data[i + 2] < 200) dark++;
+  }
+  return dark;
+}"""
+CANVAS_URL_JS = """() => {
+  const canvas = document.querySelector('.jupyter-matplotlib-canvas-div canvas');
+  return canvas ? canvas.toDataURL() : '';
+}"""
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def voila_server(extra_args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Serve notebooks/explorer.ipynb with the repository's voila.py; yield the page's URL."""
+    port = _free_port()
+    voila = Path(sys.executable).with_name("voila")
+    env = {**os.environ, "EXPLORER_PORT": str(port)}
+    log = tempfile.TemporaryFile()  # a pipe could fill up and stall the server
+    process = subprocess.Popen(
+        [str(voila), "notebooks/explorer.ipynb", *extra_args],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"voila exited: {log.read().decode()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("voila did not start listening within 60 s") from None
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # the server and the kernels it started
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+def open_app(browser, url: str, timeout_ms: int = 90_000):  # noqa: ANN001, ANN201
+    """Open the served app and wait until the figure canvas shows real pixels."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
+    page.wait_for_function(f"({DARK_PIXELS_JS})() > 2000", timeout=timeout_ms, polling=100)
+    return page
