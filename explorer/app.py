@@ -15,9 +15,7 @@ class App(widgets.VBox):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.panels: dict[str, widgets.Widget] = {"Deep network": ChainPanel()}
-        self.tabs = widgets.Tab(
-            children=list(self.panels.values()), titles=list(self.panels)
-        )
+        self.tabs = widgets.Tab(children=list(self.panels.values()), titles=list(self.panels))
         self.children = [
             widgets.HTML(
                 "<h2 style='margin:4px 0'>Gradient Explorer</h2>"

@@ -20,8 +20,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 # JavaScript run in the page: how many dark pixels the panel's figure canvas holds (an ipympl
@@ -58,10 +64,14 @@ def voila_server(extra_args: tuple[str, ...] = ()) -> Iterator[str]:
     port = _free_port()
     voila = Path(sys.executable).with_name("voila")
     env = {**os.environ, "EXPLORER_PORT": str(port)}
-    log = tempfile.TemporaryFile()  # a pipe could fill up and stall the server
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed below) a pipe could stall the server
     process = subprocess.Popen(
         [str(voila), "notebooks/explorer.ipynb", *extra_args],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -87,9 +97,14 @@ def voila_server(extra_args: tuple[str, ...] = ()) -> Iterator[str]:
         log.close()
 
 
-def open_app(browser, url: str, timeout_ms: int = 90_000):  # noqa: ANN001, ANN201
-    """Open the served app and wait until the figure canvas shows real pixels."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+VIEWPORT = {"width": 1400, "height": 1000}
+
+
+def open_app(browser, url: str, timeout_ms: int = 90_000):
+    """Open the served app in a new page of ``browser`` (a Browser or a BrowserContext) and
+    wait until the figure canvas shows real pixels."""
+    page = browser.new_page()
+    page.set_viewport_size(VIEWPORT)
     page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
     page.wait_for_function(f"({DARK_PIXELS_JS})() > 2000", timeout=timeout_ms, polling=100)
     return page

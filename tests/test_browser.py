@@ -54,7 +54,7 @@ def test_served_page_carries_no_source(server: str) -> None:
     assert re.search(r'"kernelId": "[0-9a-f-]{36}"', html)
 
 
-def test_depth_slider_changes_readout_and_repaints_canvas(server: str, browser) -> None:  # noqa: ANN001
+def test_depth_slider_changes_readout_and_repaints_canvas(server: str, browser) -> None:
     page = open_app(browser, server)
     readout = page.locator("text=gradient at layer 1").locator("xpath=ancestor::table")
     status = page.locator("[role=status]")
@@ -75,7 +75,7 @@ def test_depth_slider_changes_readout_and_repaints_canvas(server: str, browser) 
     page.close()
 
 
-def test_typed_value_beyond_budget_gets_a_message(server: str, browser) -> None:  # noqa: ANN001
+def test_typed_value_beyond_budget_gets_a_message(server: str, browser) -> None:
     """Typing depth 1000 at width 256 in the slider's readout asks for 1000 x 256^2: the panel
     answers in its status line and keeps its last figure."""
     page = open_app(browser, server)

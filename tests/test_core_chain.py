@@ -11,7 +11,7 @@ import torch
 from explorer.core import ACTIVATIONS, INITS, chain_gradients
 from explorer.core.chain import chain_network
 
-SCALAR = dict(width=1, init="identity", activation="linear")
+SCALAR = {"width": 1, "init": "identity", "activation": "linear"}
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -49,7 +49,7 @@ def test_exercise_1_of_article_001(weight: float, expected: float) -> None:
 def test_reference_curve_is_the_scalar_chain() -> None:
     """|w|^(L-l) is drawn for identity/orthogonal linear nets, where it is exact."""
     result = chain_gradients(7, weight_scale=2.0, **SCALAR)
-    np.testing.assert_allclose(10.0 ** result.log10_reference, result.delta_norms, rtol=1e-12)
+    np.testing.assert_allclose(10.0**result.log10_reference, result.delta_norms, rtol=1e-12)
     assert chain_gradients(7, activation="tanh").log10_reference is None
 
 
@@ -57,8 +57,9 @@ def _autograd(depth: int, width: int, scale: float, init: str, activation: str, 
     """The same network through torch autograd: delta_l via retain_grad, dL/dW_l via .grad."""
     weights, biases = chain_network(depth, width, scale, init, bias, "float64", seed=3)
     weights = [w.clone().requires_grad_(True) for w in weights]
-    phi = {"linear": lambda z: z, "tanh": torch.tanh, "relu": torch.relu,
-           "sigmoid": torch.sigmoid}[activation]
+    phi = {"linear": lambda z: z, "tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}[
+        activation
+    ]
     unit = torch.full((width,), 1 / math.sqrt(width), dtype=torch.float64)
     a = unit
     activations = []
@@ -75,8 +76,10 @@ def _autograd(depth: int, width: int, scale: float, init: str, activation: str, 
         return phi(weights[l].detach() @ x + biases[l])
 
     inputs = [unit] + [x.detach() for x in activations[:-1]]
-    jacobians = [torch.autograd.functional.jacobian(lambda x, l=l: layer_map(l, x), inputs[l])
-                 for l in range(depth)]
+    jacobians = [
+        torch.autograd.functional.jacobian(lambda x, l=l: layer_map(l, x), inputs[l])
+        for l in range(depth)
+    ]
     spectral = [float(torch.linalg.matrix_norm(j, ord=2)) for j in jacobians]
 
     def network(x: torch.Tensor) -> torch.Tensor:
@@ -94,8 +97,16 @@ def test_matches_torch_autograd_in_float64(init: str, activation: str) -> None:
     """Every init and activation: delta_l, dL/dW_l, ||J_l|| and the end-to-end singular values
     equal what torch autograd computes on the same network, to 1e-10 relative."""
     depth, width, scale, bias = 6, 7, 1.3, 0.4
-    result = chain_gradients(depth, width=width, weight_scale=scale, init=init,
-                             activation=activation, bias_scale=bias, dtype="float64", seed=3)
+    result = chain_gradients(
+        depth,
+        width=width,
+        weight_scale=scale,
+        init=init,
+        activation=activation,
+        bias_scale=bias,
+        dtype="float64",
+        seed=3,
+    )
     deltas, weight_grads, spectral, e2e = _autograd(depth, width, scale, init, activation, bias)
     np.testing.assert_allclose(result.delta_norms, deltas, rtol=1e-10)
     np.testing.assert_allclose(result.weight_grad_norms, weight_grads, rtol=1e-10)
@@ -109,8 +120,9 @@ def test_matches_torch_autograd_in_float64(init: str, activation: str) -> None:
 def test_delta_norms_respect_the_jacobian_bounds() -> None:
     """||delta_l|| <= prod_{k>l} ||J_k|| (submultiplicativity, ||g|| = 1), and the end-to-end
     norm is at most the product of the per-layer norms."""
-    result = chain_gradients(40, width=16, weight_scale=1.7, activation="tanh",
-                             bias_scale=0.3, dtype="float64", seed=5)
+    result = chain_gradients(
+        40, width=16, weight_scale=1.7, activation="tanh", bias_scale=0.3, dtype="float64", seed=5
+    )
     assert np.all(np.log10(result.delta_norms) <= result.log10_delta_bound + 1e-9)
     assert result.e2e_log10_norm <= result.log10_norm_product + 1e-9
 
@@ -120,22 +132,30 @@ def test_orthogonal_weights_have_spectral_norm_equal_to_scale(scale: float) -> N
     """Orthogonal W = scale * Q: every layer Jacobian (linear) has norm scale, and every singular
     value of the end-to-end Jacobian is scale^L (Saxe et al. 2013)."""
     depth = 30
-    result = chain_gradients(depth, width=24, weight_scale=scale, init="orthogonal",
-                             activation="linear", dtype="float64", seed=1)
+    result = chain_gradients(
+        depth,
+        width=24,
+        weight_scale=scale,
+        init="orthogonal",
+        activation="linear",
+        dtype="float64",
+        seed=1,
+    )
     np.testing.assert_allclose(result.jacobian_norms, scale, rtol=1e-12)
-    np.testing.assert_allclose(result.e2e_log10_singular_values, depth * math.log10(scale),
-                               atol=1e-10)
+    np.testing.assert_allclose(
+        result.e2e_log10_singular_values, depth * math.log10(scale), atol=1e-10
+    )
 
 
 def test_end_to_end_spectrum_does_not_overflow_where_the_dtype_does() -> None:
     """Orthogonal scale 2 over 2000 layers: the forward pass overflows float64 at layer 1025
     (2^1024 > max float64) but log10 of every end-to-end singular value is 2000 log10 2."""
-    result = chain_gradients(2000, width=4, weight_scale=2.0, init="orthogonal",
-                             activation="linear", dtype="float64")
+    result = chain_gradients(
+        2000, width=4, weight_scale=2.0, init="orthogonal", activation="linear", dtype="float64"
+    )
     assert result.overflow_layer == 1025
     assert result.overflow_pass == "forward"
-    np.testing.assert_allclose(result.e2e_log10_singular_values, 2000 * math.log10(2.0),
-                               atol=1e-9)
+    np.testing.assert_allclose(result.e2e_log10_singular_values, 2000 * math.log10(2.0), atol=1e-9)
 
 
 def test_float32_forward_overflow_layer() -> None:
@@ -144,7 +164,8 @@ def test_float32_forward_overflow_layer() -> None:
     result = chain_gradients(45, weight_scale=10.0, dtype="float32", **SCALAR)
     assert result.overflow_layer == 39
     assert result.overflow_pass == "forward"
-    assert math.isinf(result.activation_norms[39]) and math.isfinite(result.activation_norms[38])
+    assert math.isinf(result.activation_norms[39])
+    assert math.isfinite(result.activation_norms[38])
     assert chain_gradients(45, weight_scale=10.0, dtype="float64", **SCALAR).overflow_layer is None
 
 
@@ -154,8 +175,15 @@ def test_float32_backward_overflow_layer() -> None:
     same network: its first inf gradient (going down from the output) is at the same layer, give
     or take one for a different summation order."""
     depth, width = 400, 32
-    f32 = chain_gradients(depth, width=width, weight_scale=10.0, init="gaussian",
-                          activation="tanh", dtype="float32", seed=0)
+    f32 = chain_gradients(
+        depth,
+        width=width,
+        weight_scale=10.0,
+        init="gaussian",
+        activation="tanh",
+        dtype="float32",
+        seed=0,
+    )
     assert f32.overflow_pass == "backward"
     assert np.all(np.isfinite(f32.activation_norms))
     layer = f32.overflow_layer
@@ -182,7 +210,7 @@ def test_float32_overflow_between_depth_200_and_250_at_scale_15() -> None:
     1.5^200 = 1.6e35 fits float32 (max 3.4e38) while 1.5^250 = 1.0e44 does not. (STACK.md saw
     inf at depth 200 with a prototype whose weights were not scaled by 1/sqrt(n).) The exact
     end-to-end norm stays finite either way."""
-    kwargs = dict(width=32, weight_scale=1.5, activation="linear", dtype="float32")
+    kwargs = {"width": 32, "weight_scale": 1.5, "activation": "linear", "dtype": "float32"}
     assert chain_gradients(200, **kwargs).overflow_layer is None
     result = chain_gradients(250, **kwargs)
     assert result.overflow_layer is not None
@@ -193,19 +221,19 @@ def test_float32_overflow_between_depth_200_and_250_at_scale_15() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "name"),
     [
-        (dict(depth=0), "depth"),
-        (dict(depth=2.5), "depth"),
-        (dict(depth=True), "depth"),
-        (dict(depth=10_001), "depth"),
-        (dict(depth=3, width=0), "width"),
-        (dict(depth=3, weight_scale=0.0), "weight_scale"),
-        (dict(depth=3, weight_scale=float("nan")), "weight_scale"),
-        (dict(depth=3, weight_scale=float("inf")), "weight_scale"),
-        (dict(depth=3, init="xavierr"), "init"),
-        (dict(depth=3, activation="gelu"), "activation"),
-        (dict(depth=3, bias_scale=-1.0), "bias_scale"),
-        (dict(depth=3, dtype="float16"), "dtype"),
-        (dict(depth=3, seed=-1), "seed"),
+        ({"depth": 0}, "depth"),
+        ({"depth": 2.5}, "depth"),
+        ({"depth": True}, "depth"),
+        ({"depth": 10_001}, "depth"),
+        ({"depth": 3, "width": 0}, "width"),
+        ({"depth": 3, "weight_scale": 0.0}, "weight_scale"),
+        ({"depth": 3, "weight_scale": float("nan")}, "weight_scale"),
+        ({"depth": 3, "weight_scale": float("inf")}, "weight_scale"),
+        ({"depth": 3, "init": "xavierr"}, "init"),
+        ({"depth": 3, "activation": "gelu"}, "activation"),
+        ({"depth": 3, "bias_scale": -1.0}, "bias_scale"),
+        ({"depth": 3, "dtype": "float16"}, "dtype"),
+        ({"depth": 3, "seed": -1}, "seed"),
     ],
 )
 def test_bad_arguments_raise_value_error_naming_them(kwargs: dict, name: str) -> None:

@@ -43,11 +43,25 @@ def test_article_preset_writes_out_2_to_the_19(panel: ChainPanel) -> None:
 
 
 def test_every_control_reaches_the_core(panel: ChainPanel) -> None:
-    panel.set_values(depth=12, width=9, weight_scale=0.7, bias_scale=0.5, init="orthogonal",
-                     activation="relu", dtype="float64", seed=4)
+    panel.set_values(
+        depth=12,
+        width=9,
+        weight_scale=0.7,
+        bias_scale=0.5,
+        init="orthogonal",
+        activation="relu",
+        dtype="float64",
+        seed=4,
+    )
     result = panel.result
-    assert (result.depth, result.width, result.init, result.activation, result.dtype,
-            result.seed) == (12, 9, "orthogonal", "relu", "float64", 4)
+    assert (
+        result.depth,
+        result.width,
+        result.init,
+        result.activation,
+        result.dtype,
+        result.seed,
+    ) == (12, 9, "orthogonal", "relu", "float64", 4)
     assert result.weight_scale == pytest.approx(0.7)
     assert result.bias_scale == pytest.approx(0.5)
 
@@ -82,7 +96,7 @@ def test_request_beyond_the_budget_gets_a_message_not_a_computation(panel: Chain
     assert panel.result is before
     assert f"{1000 * 64**2:,}" in panel.status.value
     assert "depth ≤ 268" in panel.status.value  # 1,100,000 // 64^2
-    assert 1000 * 64**2 > COMPUTE_BUDGET
+    assert COMPUTE_BUDGET < 1000 * 64**2
     panel.controls["width"].value = 32  # 1000 x 32^2 fits
     assert panel.result.depth == 1000
 

@@ -44,7 +44,8 @@ def test_views_plot_log10_of_the_result() -> None:
     assert deltas.overflow_marks.get_offsets().shape == (0, 2)
     assert deltas.note.get_text() == ""
     ylow, yhigh = deltas.ax.get_ylim()
-    assert ylow <= 0 and yhigh >= math.log10(32)
+    assert ylow <= 0
+    assert yhigh >= math.log10(32)
 
 
 def test_overflow_is_drawn_not_passed_to_the_axes() -> None:
@@ -106,7 +107,8 @@ def test_nice_ceiling(value: float, expected: float) -> None:
 def test_sticky_limits_keep_current_while_they_fit() -> None:
     """Limits change only when the data leaves them or fills less than 40 % of them."""
     first = sticky_limits((0.0, 10.0), None)
-    assert first[0] <= -2.5 and first[1] >= 12.5  # a quarter of the span as headroom
+    assert first[0] <= -2.5
+    assert first[1] >= 12.5
     assert sticky_limits((0.0, 11.0), first) == first
     assert sticky_limits((0.0, 40.0), first) != first
     assert sticky_limits((0.0, 1.0), first) != first

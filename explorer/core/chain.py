@@ -1,10 +1,11 @@
-"""Per-layer gradients of a deep fully connected network: why gradients explode or vanish with depth.
+"""Per-layer gradients of a deep fully connected network: why they explode or vanish with depth.
 
 The network (DESIGN.md, "Deep network"): a_0 = x, z_l = W_l a_{l-1} + b_l, a_l = phi(z_l) for
 l = 1..L. The loss is L = g . a_L with a fixed unit vector g, so dL/da_L = g has norm 1 (the scalar
 chain's "delta at the output is 1.0"). Backpropagation runs delta_{l-1} = J_l^T delta_l with the
-layer Jacobian J_l = diag(phi'(z_l)) W_l. With width 1, identity init and a linear activation this is
-the source articles' scalar chain: w = 2 over 5 layers gives deltas 16, 8, 4, 2, 1 from layer 1 to 5,
+layer Jacobian J_l = diag(phi'(z_l)) W_l. With width 1, identity init and a linear activation
+this is the source articles' scalar chain: w = 2 over 5 layers gives deltas 16, 8, 4, 2, 1 from
+layer 1 to 5,
 and over 20 layers 2^19 = 524,288 at layer 1.
 
 Forward and backward passes run in the chosen dtype, so float32 overflow happens where it would in a
@@ -50,7 +51,9 @@ class ChainResult:
     activation_norms: np.ndarray  # (L+1,) ||a_l|| for l = 0..L
     weight_grad_norms: np.ndarray  # (L,) Frobenius norm of dL/dW_l
     jacobian_norms: np.ndarray  # (L,) spectral norm of J_l = da_l/da_{l-1}
-    e2e_log10_singular_values: np.ndarray  # (width,) log10 singular values of J_L...J_1, largest first
+    e2e_log10_singular_values: (
+        np.ndarray
+    )  # (width,) log10 singular values of J_L...J_1, largest first
     overflow_layer: int | None  # first layer (1-based) holding inf/NaN in ``dtype``, else None
     overflow_pass: str | None  # "forward" or "backward": which pass overflowed first
 
@@ -67,7 +70,7 @@ class ChainResult:
 
     @property
     def log10_delta_bound(self) -> np.ndarray:
-        """(L,) log10 of prod_{k>l} ||J_k||: the bound ||delta_l|| <= that product (as ||g|| = 1)."""
+        """(L,) log10 prod_{k>l} ||J_k||, a bound on ||delta_l|| (as ||g|| = 1)."""
         with np.errstate(divide="ignore"):
             logs = np.log10(self.jacobian_norms)
         tail = np.cumsum(logs[::-1])[::-1]  # sum over k >= l
@@ -75,7 +78,7 @@ class ChainResult:
 
     @property
     def log10_reference(self) -> np.ndarray | None:
-        """(L,) log10 |w|^(L-l), exact for identity or orthogonal weights with a linear activation."""
+        """(L,) log10 |w|^(L-l): exact for identity or orthogonal weights, linear activation."""
         if self.activation != "linear" or self.init not in ("identity", "orthogonal"):
             return None
         powers = self.depth - np.arange(1, self.depth + 1)

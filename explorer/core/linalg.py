@@ -30,7 +30,9 @@ def log10_product_singular_values(jacobians: torch.Tensor) -> np.ndarray:
     if not bool(torch.isfinite(stack).all()):
         return np.full(stack.shape[-1], np.nan)
     with np.errstate(divide="ignore"):
-        growth_bounds = np.log10(torch.linalg.matrix_norm(stack).numpy())  # ||J P|| <= ||J||_F ||P||
+        growth_bounds = np.log10(
+            torch.linalg.matrix_norm(stack).numpy()
+        )  # ||J P|| <= ||J||_F ||P||
     product = torch.eye(stack.shape[-1], dtype=torch.float64)
     log10_scale = 0.0
     growth_since_rescale = 0.0

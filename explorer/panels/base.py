@@ -1,4 +1,4 @@
-"""What every topic panel shares: named controls validated in Python, one refresh path, a status line.
+"""What every panel shares: named controls validated in Python, one refresh path, a status line.
 
 A panel is a compound widget (an ``ipywidgets.VBox``). Its refresh path is always the same:
 read and validate the controls -> check the compute budget -> core -> views -> readout. A failure
@@ -42,18 +42,24 @@ class Bounds:
         if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
             return default
         clamped = min(max(value, self.low), self.high)
-        return int(round(clamped)) if self.integer else float(clamped)
+        return round(clamped) if self.integer else float(clamped)
 
 
 def make_figure(
-    width: float, height: float, *, left: float = 0.8, right: float = 0.15, bottom: float = 0.55,
-    top: float = 0.35, gap: float = 0.85,
+    width: float,
+    height: float,
+    *,
+    left: float = 0.8,
+    right: float = 0.15,
+    bottom: float = 0.55,
+    top: float = 0.35,
+    gap: float = 0.85,
 ) -> Figure:
     """A figure drawn by an ipympl canvas, built once; not registered with pyplot.
 
     Bypassing pyplot keeps no global figure registry (nothing to leak as panels come and go) and
     works whatever matplotlib backend the notebook selected. Margins are fixed, in inches, wide
-    enough for tick labels such as 10⁻³⁰⁰: a layout engine would cost 60-80 ms on every full draw
+    enough for tick labels such as 10⁻³⁰⁰: a layout engine would cost 60-80 ms on each full draw
     here (constrained layout measured 211 ms per draw against 128 ms fixed).
     """
     figure = Figure(figsize=(width, height), dpi=100)
@@ -115,7 +121,9 @@ class Panel(widgets.VBox):
             self.set_status(f"Unexpected error: {type(error).__name__}: {error}", "error")
             return False
         self.result = result
-        self.set_status(" ".join(notes) if notes else self.ok_message(result), "warning" if notes else "ok")
+        self.set_status(
+            " ".join(notes) if notes else self.ok_message(result), "warning" if notes else "ok"
+        )
         return True
 
     def read_controls(self, notes: list[str]) -> dict[str, Any]:
@@ -177,8 +185,13 @@ class Panel(widgets.VBox):
         value = control.value
         clamped = bounds.clamp(value, self.defaults[name])
         shown, wanted = _widget_bounds(control), _slider_bounds(control, bounds)
-        tampered = shown is not None and wanted is not None and not all(
-            math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) for a, b in zip(shown, wanted, strict=True)
+        tampered = (
+            shown is not None
+            and wanted is not None
+            and not all(
+                math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+                for a, b in zip(shown, wanted, strict=True)
+            )
         )
         if clamped == value and not tampered:
             return value
@@ -189,10 +202,11 @@ class Panel(widgets.VBox):
         finally:
             self._quiet = was_quiet
         if clamped != value:
-            low, high = (int(bounds.low), int(bounds.high)) if bounds.integer else (bounds.low, bounds.high)
-            notes.append(
-                f"{control.description or name} {value!r} is outside {low}–{high}; using {clamped}."
+            low, high = (
+                (int(bounds.low), int(bounds.high)) if bounds.integer else (bounds.low, bounds.high)
             )
+            label = control.description or name
+            notes.append(f"{label} {value!r} is outside {low}–{high}; using {clamped}.")
         return clamped
 
 
@@ -221,4 +235,3 @@ def _restore_widget_bounds(control: widgets.ValueWidget, bounds: Bounds) -> None
     control.min = min(control.min, low)
     control.max = max(control.max, high)
     control.min, control.max = low, high
-

@@ -23,40 +23,46 @@ from explorer.plots.style import FONT_SIZE, format_number
 # 150-200 ms on this machine (benchmarks/bench_chain.py), e.g. depth 1000 at width 32.
 COMPUTE_BUDGET = 1_100_000
 
-# name: (description, settings); settings are control values
+
+def _scalar_chain(depth: int, weight: float) -> dict[str, Any]:
+    """The source articles' chain: width 1, every weight ``weight``, no activation."""
+    return {
+        "depth": depth,
+        "width": 1,
+        "weight_scale": weight,
+        "init": "identity",
+        "activation": "linear",
+        "bias_scale": 0.0,
+    }
+
+
+def _network(depth: int, width: int, scale: float, init: str, activation: str) -> dict[str, Any]:
+    return {
+        "depth": depth,
+        "width": width,
+        "weight_scale": scale,
+        "init": init,
+        "activation": activation,
+        "bias_scale": 0.0,
+    }
+
+
+# preset name -> control values
 PRESETS: dict[str, dict[str, Any]] = {
-    "Article: w = 2, 5 layers": dict(
-        depth=5, width=1, weight_scale=2.0, init="identity", activation="linear", bias_scale=0.0
-    ),
-    "Article: w = 2, 20 layers (2^19)": dict(
-        depth=20, width=1, weight_scale=2.0, init="identity", activation="linear", bias_scale=0.0
-    ),
-    "Exercise: w = 3, 5 layers": dict(
-        depth=5, width=1, weight_scale=3.0, init="identity", activation="linear", bias_scale=0.0
-    ),
-    "Exercise: w = 0.9, 5 layers": dict(
-        depth=5, width=1, weight_scale=0.9, init="identity", activation="linear", bias_scale=0.0
-    ),
-    "Exercise: w = 1, 5 layers": dict(
-        depth=5, width=1, weight_scale=1.0, init="identity", activation="linear", bias_scale=0.0
-    ),
-    "N(0, 1) weights, 20 layers, width 64": dict(
-        depth=20, width=64, weight_scale=8.0, init="gaussian", activation="linear", bias_scale=0.0
-    ),
-    "He init + ReLU, 50 layers": dict(
-        depth=50, width=64, weight_scale=1.0, init="he", activation="relu", bias_scale=0.0
-    ),
-    "Xavier init + tanh, 50 layers": dict(
-        depth=50, width=64, weight_scale=1.0, init="xavier", activation="tanh", bias_scale=0.0
-    ),
-    "Orthogonal, scale 1: isometry": dict(
-        depth=100, width=32, weight_scale=1.0, init="orthogonal", activation="linear",
-        bias_scale=0.0,
-    ),
-    "float32 overflow: 250 layers, scale 1.5": dict(
-        depth=250, width=32, weight_scale=1.5, init="gaussian", activation="linear",
-        bias_scale=0.0, dtype="float32",
-    ),
+    "Article: w = 2, 5 layers": _scalar_chain(5, 2.0),
+    "Article: w = 2, 20 layers (2^19)": _scalar_chain(20, 2.0),
+    "Exercise: w = 3, 5 layers": _scalar_chain(5, 3.0),
+    "Exercise: w = 0.9, 5 layers": _scalar_chain(5, 0.9),
+    "Exercise: w = 1, 5 layers": _scalar_chain(5, 1.0),
+    # N(0, 1) entries: gaussian init divides by sqrt(fan_in) = 8, so scale 8
+    "N(0, 1) weights, 20 layers, width 64": _network(20, 64, 8.0, "gaussian", "linear"),
+    "He init + ReLU, 50 layers": _network(50, 64, 1.0, "he", "relu"),
+    "Xavier init + tanh, 50 layers": _network(50, 64, 1.0, "xavier", "tanh"),
+    "Orthogonal, scale 1: isometry": _network(100, 32, 1.0, "orthogonal", "linear"),
+    "float32 overflow: 250 layers, scale 1.5": {
+        **_network(250, 32, 1.5, "gaussian", "linear"),
+        "dtype": "float32",
+    },
 }
 
 
@@ -71,12 +77,24 @@ def _controls() -> dict[str, widgets.ValueWidget]:
             value=32, min=1, max=256, description="width", style=style, layout=wide
         ),
         "weight_scale": widgets.FloatLogSlider(
-            value=1.5, base=10, min=-2, max=2, step=0.01, description="weight scale",
-            readout_format=".3g", style=style, layout=wide,
+            value=1.5,
+            base=10,
+            min=-2,
+            max=2,
+            step=0.01,
+            description="weight scale",
+            readout_format=".3g",
+            style=style,
+            layout=wide,
         ),
         "bias_scale": widgets.FloatSlider(
-            value=0.0, min=0.0, max=2.0, step=0.05, description="bias std",
-            style=style, layout=wide,
+            value=0.0,
+            min=0.0,
+            max=2.0,
+            step=0.05,
+            description="bias std",
+            style=style,
+            layout=wide,
         ),
         "init": widgets.Dropdown(
             options=INITS, value="gaussian", description="init", style=style, layout=wide
@@ -85,12 +103,17 @@ def _controls() -> dict[str, widgets.ValueWidget]:
             options=ACTIVATIONS, value="tanh", description="activation", style=style, layout=wide
         ),
         "dtype": widgets.ToggleButtons(
-            options=tuple(DTYPES), value="float32", description="dtype", style={
-                "description_width": "110px", "button_width": "80px"
-            },
+            options=tuple(DTYPES),
+            value="float32",
+            description="dtype",
+            style={"description_width": "110px", "button_width": "80px"},
         ),
         "seed": widgets.BoundedIntText(
-            value=0, min=0, max=2**31 - 1, description="seed", style=style,
+            value=0,
+            min=0,
+            max=2**31 - 1,
+            description="seed",
+            style=style,
             layout=widgets.Layout(width="220px"),
         ),
     }

@@ -1,7 +1,8 @@
 """Views of the deep-network gradients (``explorer.core.chain_gradients`` results).
 
 ``DeltaView``: per-layer gradient norms ||dL/da_l|| with the forward activation norms, the bound
-prod_{k>l} ||J_k||, the scalar chain's |w|^(L-l) where it is exact, and marks where values overflowed.
+prod_{k>l} ||J_k||, the scalar chain's |w|^(L-l) where it is exact, and marks where values
+overflowed.
 ``JacobianView``: per-layer Jacobian spectral norms against 1, the line where shrinking turns into
 growing, with the product of the norms (an upper bound) beside the true end-to-end norm.
 
@@ -133,7 +134,7 @@ class JacobianView:
     def __init__(self, ax: Axes) -> None:
         self.ax = ax
         self.unit_line = ax.axhline(0.0, color=BLACK, lw=1, label="1: shrink below, grow above")
-        (self.norm_line,) = ax.plot([], [], color=SKY, lw=1.5, label="‖Jₗ‖ = ‖diag(φ′) Wₗ‖₂")
+        (self.norm_line,) = ax.plot([], [], color=SKY, lw=1.5, label="‖Jₗ‖ = ‖diag(φ′)Wₗ‖₂")
         self.overflow_marks = ax.scatter(
             [], [], marker="v", s=40, color=VERMILLION, zorder=5, clip_on=False
         )

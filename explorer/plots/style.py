@@ -76,7 +76,8 @@ def finite_limits(
         low, high = middle - minimum_span / 2, middle + minimum_span / 2
     span = high - low
     low, high = low - pad * span, high + pad * span
-    assert math.isfinite(low) and math.isfinite(high)
+    assert math.isfinite(low)
+    assert math.isfinite(high)
     return (low, high)
 
 

@@ -1,0 +1,112 @@
+"""Slider-to-repaint latency in a real browser, and kernel memory, for the deep-network panel.
+
+Voila serves notebooks/explorer.ipynb (the repository's voila.py); headless Chromium opens it.
+Each press of ArrowRight on the depth slider is timed from just before the key press to the first
+time the page paints the figure canvas again (CanvasRenderingContext2D.drawImage on the visible
+ipympl canvas, hooked before the page loads). The next press waits until that paint is done.
+Kernel memory (VmRSS of the page's kernel, found by the kernel id in the page) is read after the
+notebook ran and after 100 changes. Prints JSON.
+Run: .venv/bin/python benchmarks/bench_browser.py
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from playwright.sync_api import sync_playwright
+
+from tests.serving import CHROMIUM_ARGS, chromium_path, open_app, voila_server
+
+HOOK_PAINTS_JS = """
+window.__paints = [];
+const originalDrawImage = CanvasRenderingContext2D.prototype.drawImage;
+CanvasRenderingContext2D.prototype.drawImage = function (...args) {
+  const out = originalDrawImage.apply(this, args);
+  if (this.canvas.isConnected && this.canvas.closest('.jupyter-matplotlib-canvas-div')) {
+    window.__paints.push(performance.now());
+  }
+  return out;
+};
+"""
+PRESSES = 100
+
+
+def kernel_rss_mib(kernel_id: str) -> float:
+    """Resident memory of the kernel process started for ``kernel_id``."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            if kernel_id.encode() not in cmdline:
+                continue
+            for line in (proc / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    raise RuntimeError(f"no process found for kernel {kernel_id}")
+
+
+def main() -> None:
+    executable = chromium_path()
+    if executable is None:
+        raise SystemExit("chromium not found: run `make test` once (it installs Debian's chromium)")
+    with voila_server() as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        context = browser.new_context()
+        context.add_init_script(HOOK_PAINTS_JS)
+        start = time.perf_counter()
+        page = open_app(context, url)
+        page_ready_s = time.perf_counter() - start
+        kernel_id = page.evaluate(
+            "JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"
+        )
+        time.sleep(1.0)
+        rss_after_run = kernel_rss_mib(kernel_id)
+
+        handle = page.locator(".widget-slider:has(label:text-is('depth L')) .noUi-handle")
+        handle.focus()
+        latencies = []
+        for press in range(PRESSES):
+            key = "ArrowRight" if press < PRESSES // 2 else "ArrowLeft"  # depth 20 -> 70 -> 20
+            t0 = page.evaluate("performance.now()")
+            handle.press(key)
+            page.wait_for_function(
+                f"window.__paints.some(t => t > {t0})", timeout=20_000, polling="raf"
+            )
+            first = page.evaluate(f"Math.min(...window.__paints.filter(t => t > {t0}))")
+            latencies.append(first - t0)
+            time.sleep(0.15)  # let any late message land before the next press
+        final_status = page.locator("[role=status]").inner_text()
+        time.sleep(1.0)
+        rss_after_changes = kernel_rss_mib(kernel_id)
+        browser.close()
+
+    latencies.sort()
+    report = {
+        "benchmark": "deep-network panel in Voila + headless Chromium",
+        "page_ready_s": round(page_ready_s, 2),
+        "slider_to_repaint_ms": {
+            "median": round(statistics.median(latencies), 1),
+            "p90": round(latencies[int(0.9 * (len(latencies) - 1))], 1),
+            "max": round(latencies[-1], 1),
+            "presses": len(latencies),
+        },
+        "final_status": final_status,
+        "kernel_rss_mib": {
+            "after_notebook_ran": round(rss_after_run, 1),
+            f"after_{PRESSES}_changes": round(rss_after_changes, 1),
+        },
+    }
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
