@@ -102,8 +102,8 @@ def _first_nonfinite(rows: torch.Tensor) -> int | None:
 
 
 def _spectral_norms(jacobians: torch.Tensor) -> np.ndarray:
-    """Spectral norm of each finite (n, n) matrix in a stack; NaN where a matrix is not finite."""
-    stack = jacobians.to(torch.float64)
+    """Spectral norm of each finite (n, n) float64 matrix in a stack; NaN where not finite."""
+    stack = jacobians
     finite = torch.isfinite(stack).flatten(1).all(dim=1)
     norms = torch.full((stack.shape[0],), math.nan, dtype=torch.float64)
     if bool(finite.any()):
@@ -175,6 +175,7 @@ def chain_gradients(
         delta = torch.stack(deltas[::-1])  # (L, n): delta_1 .. delta_L
 
     a64, delta64 = a.to(torch.float64), delta.to(torch.float64)
+    jacobians64 = jacobians.to(torch.float64)  # cast once for the SVDs and the product
     local = slopes.to(torch.float64) * delta64  # dL/dz_l
     weight_grad_norms = torch.linalg.vector_norm(local, dim=1) * torch.linalg.vector_norm(
         a64[:-1], dim=1
@@ -201,8 +202,8 @@ def chain_gradients(
         delta_norms=torch.linalg.vector_norm(delta64, dim=1).numpy(),
         activation_norms=torch.linalg.vector_norm(a64, dim=1).numpy(),
         weight_grad_norms=weight_grad_norms.numpy(),
-        jacobian_norms=_spectral_norms(jacobians),
-        e2e_log10_singular_values=log10_product_singular_values(jacobians),
+        jacobian_norms=_spectral_norms(jacobians64),
+        e2e_log10_singular_values=log10_product_singular_values(jacobians64),
         overflow_layer=overflow_layer,
         overflow_pass=overflow_pass,
     )

@@ -159,13 +159,19 @@ class Panel(widgets.VBox):
         )
 
     @contextmanager
-    def hold(self) -> Iterator[None]:
-        """Change several controls with a single refresh at the end."""
+    def _silenced(self) -> Iterator[bool]:
+        """Control changes inside do not refresh; yields whether the panel was already silent."""
         was_quiet, self._quiet = self._quiet, True
         try:
-            yield
+            yield was_quiet
         finally:
             self._quiet = was_quiet
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Change several controls with a single refresh at the end."""
+        with self._silenced() as was_quiet:
+            yield
         if not was_quiet:
             self.refresh()
 
@@ -195,12 +201,9 @@ class Panel(widgets.VBox):
         )
         if clamped == value and not tampered:
             return value
-        was_quiet, self._quiet = self._quiet, True
-        try:
+        with self._silenced():
             _restore_widget_bounds(control, bounds)
             control.value = clamped
-        finally:
-            self._quiet = was_quiet
         if clamped != value:
             low, high = (
                 (int(bounds.low), int(bounds.high)) if bounds.integer else (bounds.low, bounds.high)
