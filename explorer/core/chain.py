@@ -22,8 +22,20 @@ import numpy as np
 import torch
 
 from explorer.core._validate import check_choice, check_float, check_int
-from explorer.core.linalg import log10_product_singular_values
-from explorer.core.nets import ACTIVATION_FUNCTIONS, ACTIVATIONS, DTYPES, INITS, init_weights
+from explorer.core.linalg import (
+    backpropagate,
+    first_nonfinite_row,
+    log10_product_singular_values,
+    spectral_norms,
+)
+from explorer.core.nets import (
+    ACTIVATION_FUNCTIONS,
+    ACTIVATIONS,
+    DTYPES,
+    INITS,
+    Activation,
+    init_weights,
+)
 
 MAX_DEPTH = 10_000
 MAX_WIDTH = 1024
@@ -95,22 +107,6 @@ class ChainResult:
         return float(self.delta_norms[0] / self.delta_norms[-1])
 
 
-def _first_nonfinite(rows: torch.Tensor) -> int | None:
-    """Index of the first row of a (L, n) tensor holding inf or NaN, else None."""
-    bad = ~torch.isfinite(rows).all(dim=1)
-    return int(torch.nonzero(bad)[0, 0]) if bool(bad.any()) else None
-
-
-def _spectral_norms(jacobians: torch.Tensor) -> np.ndarray:
-    """Spectral norm of each finite (n, n) float64 matrix in a stack; NaN where not finite."""
-    stack = jacobians
-    finite = torch.isfinite(stack).flatten(1).all(dim=1)
-    norms = torch.full((stack.shape[0],), math.nan, dtype=torch.float64)
-    if bool(finite.any()):
-        norms[finite] = torch.linalg.matrix_norm(stack[finite], ord=2)
-    return norms.numpy()
-
-
 def chain_network(
     depth: int, width: int, weight_scale: float, init: str, bias_scale: float, dtype: str, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -124,6 +120,37 @@ def chain_network(
     weights = init_weights(init, depth, width, width, weight_scale, rng, torch_dtype)
     biases = (bias_scale * torch.from_numpy(rng.standard_normal((depth, width)))).to(torch_dtype)
     return weights, biases
+
+
+def _forward(
+    weights: torch.Tensor, biases: torch.Tensor, phi: Activation, unit: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Activations a_0..a_L (L+1, n), slopes phi'(z_l) (L, n) and Jacobians diag(phi') W_l."""
+    activations = [unit]  # a_0 = x, a unit vector
+    pre_activations = []
+    for weight, bias in zip(weights, biases, strict=True):
+        z = weight @ activations[-1] + bias
+        pre_activations.append(z)
+        activations.append(phi.forward(z))
+    a = torch.stack(activations)
+    slopes = phi.derivative(torch.stack(pre_activations), a[1:])
+    return a, slopes, slopes.unsqueeze(-1) * weights
+
+
+def chain_jacobians(
+    depth: int,
+    width: int = 32,
+    weight_scale: float = 1.0,
+    init: str = "gaussian",
+    activation: str = "tanh",
+    bias_scale: float = 0.0,
+    seed: int = 0,
+) -> torch.Tensor:
+    """The layer Jacobians J_1..J_L (L, n, n) of the float64 network ``chain_gradients`` runs."""
+    weights, biases = chain_network(depth, width, weight_scale, init, bias_scale, "float64", seed)
+    unit = torch.full((width,), 1.0 / math.sqrt(width), dtype=torch.float64)
+    with np.errstate(all="ignore"):
+        return _forward(weights, biases, ACTIVATION_FUNCTIONS[activation], unit)[2]
 
 
 def chain_gradients(
@@ -158,21 +185,8 @@ def chain_gradients(
     unit = torch.full((width,), 1.0 / math.sqrt(width), dtype=torch_dtype)
 
     with np.errstate(all="ignore"):
-        activations = [unit]  # a_0 = x, a unit vector
-        pre_activations = []
-        for weight, bias in zip(weights, biases, strict=True):
-            z = weight @ activations[-1] + bias
-            pre_activations.append(z)
-            activations.append(phi.forward(z))
-        a = torch.stack(activations)  # (L+1, n)
-        z = torch.stack(pre_activations)  # (L, n)
-        slopes = phi.derivative(z, a[1:])  # (L, n): phi'(z_l)
-        jacobians = slopes.unsqueeze(-1) * weights  # (L, n, n): diag(phi'(z_l)) W_l
-
-        deltas = [unit]  # delta_L = g; then delta_{l-1} = J_l^T delta_l
-        for jacobian in jacobians.flip(0)[:-1]:
-            deltas.append(jacobian.mT @ deltas[-1])
-        delta = torch.stack(deltas[::-1])  # (L, n): delta_1 .. delta_L
+        a, slopes, jacobians = _forward(weights, biases, phi, unit)
+        delta = backpropagate(jacobians[1:], unit)  # (L, n): delta_1 .. delta_L, delta_L = g
 
     a64, delta64 = a.to(torch.float64), delta.to(torch.float64)
     jacobians64 = jacobians.to(torch.float64)  # cast once for the SVDs and the product
@@ -181,8 +195,8 @@ def chain_gradients(
         a64[:-1], dim=1
     )
 
-    forward_bad = _first_nonfinite(a[1:])
-    backward_bad = _first_nonfinite(delta.flip(0))
+    forward_bad = first_nonfinite_row(a[1:])
+    backward_bad = first_nonfinite_row(delta.flip(0))
     if forward_bad is not None:
         overflow_layer, overflow_pass = forward_bad + 1, "forward"
     elif backward_bad is not None:
@@ -202,7 +216,7 @@ def chain_gradients(
         delta_norms=torch.linalg.vector_norm(delta64, dim=1).numpy(),
         activation_norms=torch.linalg.vector_norm(a64, dim=1).numpy(),
         weight_grad_norms=weight_grad_norms.numpy(),
-        jacobian_norms=_spectral_norms(jacobians64),
+        jacobian_norms=spectral_norms(jacobians64),
         e2e_log10_singular_values=log10_product_singular_values(jacobians64),
         overflow_layer=overflow_layer,
         overflow_pass=overflow_pass,

@@ -1,0 +1,396 @@
+"""Backpropagation through time in a recurrent network: why a long sequence acts like depth.
+
+The network (DESIGN.md, "Recurrent network"): h_t = phi(W h_{t-1} + U x_t) for t = 1..T, from
+h_0 = 0, with inputs x_t ~ N(0, I) and U ~ N(0, input_scale^2 / n). The loss is L = g . h_T with
+a fixed unit vector g, so dL/dh_T has norm 1; delta_k = dL/dh_k for k = 0..T. The step Jacobian
+is dh_t/dh_{t-1} = diag(phi'(.)) W (Pascanu, Mikolov and Bengio 2013, eq. 5), and the gradient of
+the loss with respect to W is a sum over time steps of immediate terms (their eq. 4-5), one per
+step k: (phi'(.) * delta_k) h_{k-1}^T. With lambda_1 the largest singular value of W and gamma the
+bound on |phi'|, lambda_1 < 1/gamma is sufficient for the gradient to vanish, lambda_1 > 1/gamma
+necessary for it to explode (their section 3.1). A 1-unit linear network with weight w gives
+delta_0 = w^T exactly: 1.01^100 = 2.7048 and 0.99^100 = 0.3660 in the source articles.
+
+LSTM and GRU cells follow torch's equations (torch.nn.LSTMCell, torch.nn.GRUCell; gate order
+i, f, g, o and r, z, n) with zero biases, so the tests can check them against torch's own cells.
+The LSTM's state is (h, c): its step Jacobian is d(h_t, c_t)/d(h_{t-1}, c_{t-1}), of size 2n.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from explorer.core._validate import check_choice, check_float, check_int
+from explorer.core.linalg import backpropagate, first_nonfinite_row, spectral_norms
+from explorer.core.nets import ACTIVATION_FUNCTIONS, ACTIVATIONS, DTYPES, init_weights
+
+CELLS = ("rnn", "lstm", "gru")
+RNN_INITS = ("identity", "gaussian", "orthogonal")
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # blocks of n rows in the recurrent matrix
+MAX_SEQ_LEN = 10_000
+MAX_HIDDEN = 1024
+MAX_SCALE = 1e6
+MAX_SEED = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class RNNResult:
+    """What one forward and backward pass through time tells about the recurrent gradients.
+
+    Arrays are float64 numpy arrays. Index k of a (T+1,) array is time step k = 0..T; index t - 1
+    of a (T,) array is step t = 1..T.
+    """
+
+    seq_len: int
+    hidden_size: int
+    weight_scale: float
+    init: str
+    activation: str  # the plain cell's; LSTM and GRU use their own sigmoid and tanh
+    cell: str
+    dtype: str
+    input_scale: float
+    seed: int
+    delta_norms: np.ndarray  # (T+1,) ||dL/dh_k||; the last is the unit loss gradient
+    cell_delta_norms: np.ndarray | None  # (T+1,) LSTM: ||dL/dc_k|| with h_k held fixed
+    hidden_norms: np.ndarray  # (T+1,) ||h_k||
+    jacobian_norms: np.ndarray  # (T,) spectral norm of the step Jacobian ds_t/ds_{t-1}
+    weight_grad_contributions: np.ndarray  # (T,) Frobenius norm of step t's term of dL/dW
+    weight_grad_norm: float  # Frobenius norm of dL/dW, the sum of those terms
+    largest_singular_value: float | None  # plain cell: lambda_1 of W
+    pascanu_threshold: float | None  # plain cell: 1 / gamma for the activation
+    overflow_step: int | None  # first step holding inf/NaN in ``dtype``, else None
+    overflow_pass: str | None  # "forward" or "backward"
+
+    @property
+    def gradient_at_step_0(self) -> float:
+        """||dL/dh_0||: what reaches the initial state from a unit gradient at step T."""
+        return float(self.delta_norms[0])
+
+    @property
+    def growth_ratio(self) -> float:
+        """||delta_0|| / ||delta_T||: how many times larger the gradient is at step 0 than at T."""
+        return float(self.delta_norms[0] / self.delta_norms[-1])
+
+    @property
+    def vanishing_guaranteed(self) -> bool | None:
+        """Plain cell: lambda_1 < 1/gamma, sufficient for the gradient to vanish."""
+        if self.largest_singular_value is None or self.pascanu_threshold is None:
+            return None
+        return self.largest_singular_value < self.pascanu_threshold
+
+    @property
+    def exploding_possible(self) -> bool | None:
+        """Plain cell: lambda_1 > 1/gamma, necessary (not sufficient) for exploding."""
+        if self.largest_singular_value is None or self.pascanu_threshold is None:
+            return None
+        return self.largest_singular_value > self.pascanu_threshold
+
+    @property
+    def dominant_step(self) -> int:
+        """The step t whose term contributes most to dL/dW (1-based; 0 if none is finite)."""
+        finite = np.where(
+            np.isfinite(self.weight_grad_contributions), self.weight_grad_contributions, -1
+        )
+        return int(np.argmax(finite)) + 1 if finite.max(initial=-1) >= 0 else 0
+
+
+@dataclass(frozen=True)
+class RNNNetwork:
+    """The weights and inputs ``rnn_gradients`` differentiates, in torch's layout."""
+
+    weight_hh: torch.Tensor  # (G n, n) recurrent matrix, G gate blocks (G = 1, 4, 3)
+    weight_ih: torch.Tensor  # (G n, n) input matrix
+    inputs: torch.Tensor  # (T, n) x_1 .. x_T
+
+
+def rnn_network(
+    seq_len: int,
+    hidden_size: int,
+    weight_scale: float,
+    init: str,
+    cell: str,
+    dtype: str,
+    input_scale: float,
+    seed: int,
+) -> RNNNetwork:
+    """The network ``rnn_gradients`` runs (arguments validated there); exposed so that a test or
+    a user can rebuild it, for instance in torch.nn.LSTMCell."""
+    rng = np.random.default_rng(seed)
+    torch_dtype = DTYPES[dtype]
+    gates, n = GATES[cell], hidden_size
+    weight_hh = init_weights(init, gates, n, n, weight_scale, rng, torch_dtype).reshape(
+        gates * n, n
+    )
+    weight_ih = init_weights("gaussian", gates, n, n, input_scale, rng, torch_dtype).reshape(
+        gates * n, n
+    )
+    inputs = torch.from_numpy(rng.standard_normal((seq_len, n))).to(torch_dtype)
+    return RNNNetwork(weight_hh, weight_ih, inputs)
+
+
+def rnn_gradients(
+    seq_len: int,
+    hidden_size: int = 32,
+    weight_scale: float = 1.0,
+    init: str = "gaussian",
+    activation: str = "tanh",
+    cell: str = "rnn",
+    dtype: str = "float32",
+    input_scale: float = 1.0,
+    seed: int = 0,
+) -> RNNResult:
+    """Run a recurrent network forward over ``seq_len`` steps and backpropagate through time.
+
+    seq_len: T in [1, 10000]; hidden_size: n in [1, 1024]; weight_scale: the scale of the
+    recurrent matrix's ``init`` in (0, 1e6]; init: identity, gaussian or orthogonal (per gate
+    block for LSTM and GRU); activation: linear, tanh, relu or sigmoid (plain cell only); cell:
+    rnn, lstm or gru; dtype: float32 or float64 (for the passes); input_scale: std of each unit's
+    input drive in [0, 1e6]; seed: in [0, 2^32 - 1].
+    """
+    seq_len = check_int("seq_len", seq_len, 1, MAX_SEQ_LEN)
+    hidden_size = check_int("hidden_size", hidden_size, 1, MAX_HIDDEN)
+    weight_scale = check_float("weight_scale", weight_scale, 0.0, MAX_SCALE, low_open=True)
+    init = check_choice("init", init, RNN_INITS)
+    activation = check_choice("activation", activation, ACTIVATIONS)
+    cell = check_choice("cell", cell, CELLS)
+    dtype = check_choice("dtype", dtype, tuple(DTYPES))
+    input_scale = check_float("input_scale", input_scale, 0.0, MAX_SCALE)
+    seed = check_int("seed", seed, 0, MAX_SEED)
+
+    network = rnn_network(seq_len, hidden_size, weight_scale, init, cell, dtype, input_scale, seed)
+    with np.errstate(all="ignore"):
+        steps = _STEPS[cell](network, activation)
+        deltas = _backward(steps.jacobians, hidden_size)  # (T+1, S)
+    n = hidden_size
+    deltas64 = deltas.to(torch.float64)
+    gate_grads = steps.gate_gradients(deltas64)  # (T, G n): dL/d(pre-activations) of W's rows
+    previous = steps.hidden[:-1].to(torch.float64)  # h_{t-1} for t = 1..T
+    contributions = torch.linalg.vector_norm(gate_grads, dim=1) * torch.linalg.vector_norm(
+        previous, dim=1
+    )
+    weight_grad = gate_grads.mT @ previous  # sum over t of the outer products
+
+    if cell == "rnn":
+        lambda_1 = float(torch.linalg.matrix_norm(network.weight_hh.to(torch.float64), ord=2))
+        threshold = 1.0 / ACTIVATION_FUNCTIONS[activation].gamma
+    else:
+        lambda_1, threshold = None, None
+    overflow_step, overflow_pass = _overflow(steps.states[1:], deltas, seq_len)
+    return RNNResult(
+        seq_len=seq_len,
+        hidden_size=hidden_size,
+        weight_scale=weight_scale,
+        init=init,
+        activation=activation,
+        cell=cell,
+        dtype=dtype,
+        input_scale=input_scale,
+        seed=seed,
+        delta_norms=torch.linalg.vector_norm(deltas64[:, :n], dim=1).numpy(),
+        cell_delta_norms=(
+            torch.linalg.vector_norm(deltas64[:, n:], dim=1).numpy() if cell == "lstm" else None
+        ),
+        hidden_norms=torch.linalg.vector_norm(steps.hidden.to(torch.float64), dim=1).numpy(),
+        jacobian_norms=steps.jacobian_norms(),
+        weight_grad_contributions=contributions.numpy(),
+        weight_grad_norm=float(torch.linalg.matrix_norm(weight_grad)),
+        largest_singular_value=lambda_1,
+        pascanu_threshold=threshold,
+        overflow_step=overflow_step,
+        overflow_pass=overflow_pass,
+    )
+
+
+def rnn_jacobians(
+    seq_len: int,
+    hidden_size: int = 32,
+    weight_scale: float = 1.0,
+    init: str = "gaussian",
+    activation: str = "tanh",
+    cell: str = "rnn",
+    input_scale: float = 1.0,
+    seed: int = 0,
+) -> torch.Tensor:
+    """The step Jacobians ds_t/ds_{t-1}, t = 1..T, of the float64 network (T, S, S)."""
+    network = rnn_network(
+        seq_len, hidden_size, weight_scale, init, cell, "float64", input_scale, seed
+    )
+    with np.errstate(all="ignore"):
+        return _STEPS[cell](network, activation).jacobians
+
+
+@dataclass(frozen=True)
+class _Steps:
+    """A forward pass: states, step Jacobians, and how to get the gate gradients from deltas."""
+
+    hidden: torch.Tensor  # (T+1, n) h_0 .. h_T
+    states: torch.Tensor  # (T+1, S) the full state (h, or h and c)
+    jacobians: torch.Tensor  # (T, S, S) ds_t/ds_{t-1}
+    # (T, G n) dL/d(pre-activation) per step, from the (T+1, S) float64 deltas
+    gate_gradients: Callable[[torch.Tensor], torch.Tensor]
+    shared_jacobian: bool  # every step has the same Jacobian (linear plain cell)
+
+    def jacobian_norms(self) -> np.ndarray:
+        stack = self.jacobians.to(torch.float64)
+        if self.shared_jacobian:
+            return np.repeat(spectral_norms(stack[:1]), stack.shape[0])
+        return spectral_norms(stack)
+
+
+def _plain_steps(network: RNNNetwork, activation: str) -> _Steps:
+    phi = ACTIVATION_FUNCTIONS[activation]
+    weight = network.weight_hh
+    drive = network.inputs @ network.weight_ih.mT  # (T, n): U x_t
+    h = torch.zeros(weight.shape[1], dtype=weight.dtype)
+    hidden, pre = [h], []
+    for u in drive:
+        z = weight @ h + u
+        h = phi.forward(z)
+        pre.append(z)
+        hidden.append(h)
+    hidden_t = torch.stack(hidden)
+    slopes = phi.derivative(torch.stack(pre), hidden_t[1:])  # (T, n)
+
+    def gate_gradients(deltas: torch.Tensor) -> torch.Tensor:
+        return slopes.to(torch.float64) * deltas[1:]
+
+    return _Steps(
+        hidden=hidden_t,
+        states=hidden_t,
+        jacobians=slopes.unsqueeze(-1) * weight,
+        gate_gradients=gate_gradients,
+        shared_jacobian=activation == "linear",
+    )
+
+
+def _lstm_steps(network: RNNNetwork, activation: str) -> _Steps:
+    del activation  # the LSTM's own sigmoid gates and tanh
+    w = network.weight_hh
+    n = w.shape[1]
+    drive = network.inputs @ network.weight_ih.mT  # (T, 4n)
+    h = torch.zeros(n, dtype=w.dtype)
+    c = torch.zeros(n, dtype=w.dtype)
+    hidden, cells, gates = [h], [c], []
+    for u in drive:
+        a = w @ h + u
+        i, f, o = torch.sigmoid(a[:n]), torch.sigmoid(a[n : 2 * n]), torch.sigmoid(a[3 * n :])
+        g = torch.tanh(a[2 * n : 3 * n])
+        c = f * c + i * g
+        h = o * torch.tanh(c)
+        gates.append(torch.stack([i, f, g, o]))
+        hidden.append(h)
+        cells.append(c)
+    hidden_t, cells_t = torch.stack(hidden), torch.stack(cells)
+    i, f, g, o = torch.stack(gates).unbind(1)  # each (T, n)
+    c_prev, c_now = cells_t[:-1], cells_t[1:]
+    tanh_c = torch.tanh(c_now)
+    w_i, w_f, w_g, w_o = w.reshape(4, n, n).unbind(0)
+
+    def rows(scale: torch.Tensor, block: torch.Tensor) -> torch.Tensor:
+        return scale.unsqueeze(-1) * block  # diag(scale_t) block, for every t
+
+    dc_dh = (
+        rows(c_prev * f * (1 - f), w_f) + rows(g * i * (1 - i), w_i) + rows(i * (1 - g * g), w_g)
+    )
+    through_c = o * (1 - tanh_c * tanh_c)  # dh_t/dc_t
+    dh_dh = rows(tanh_c * o * (1 - o), w_o) + through_c.unsqueeze(-1) * dc_dh
+    dh_dc = torch.diag_embed(through_c * f)
+    dc_dc = torch.diag_embed(f)
+    jacobians = torch.cat(
+        [torch.cat([dh_dh, dh_dc], dim=2), torch.cat([dc_dh, dc_dc], dim=2)], dim=1
+    )
+    as64 = [x.to(torch.float64) for x in (i, f, g, o, c_prev, tanh_c, through_c)]
+
+    def gate_gradients(deltas: torch.Tensor) -> torch.Tensor:
+        i, f, g, o, c_prev, tanh_c, through_c = as64
+        delta_h, delta_c = deltas[1:, :n], deltas[1:, n:]
+        delta_cell = delta_c + delta_h * through_c  # dL/dc_t, through h_t as well
+        return torch.cat(
+            [
+                delta_cell * g * i * (1 - i),
+                delta_cell * c_prev * f * (1 - f),
+                delta_cell * i * (1 - g * g),
+                delta_h * tanh_c * o * (1 - o),
+            ],
+            dim=1,
+        )
+
+    return _Steps(
+        hidden=hidden_t,
+        states=torch.cat([hidden_t, cells_t], dim=1),
+        jacobians=jacobians,
+        gate_gradients=gate_gradients,
+        shared_jacobian=False,
+    )
+
+
+def _gru_steps(network: RNNNetwork, activation: str) -> _Steps:
+    del activation  # the GRU's own sigmoid gates and tanh
+    w = network.weight_hh
+    n = w.shape[1]
+    drive = network.inputs @ network.weight_ih.mT  # (T, 3n)
+    h = torch.zeros(n, dtype=w.dtype)
+    hidden, gates = [h], []
+    for u in drive:
+        a = w @ h
+        r = torch.sigmoid(u[:n] + a[:n])
+        z = torch.sigmoid(u[n : 2 * n] + a[n : 2 * n])
+        candidate = torch.tanh(u[2 * n :] + r * a[2 * n :])
+        gates.append(torch.stack([r, z, candidate, a[2 * n :]]))
+        h = (1 - z) * candidate + z * h
+        hidden.append(h)
+    hidden_t = torch.stack(hidden)
+    r, z, candidate, recurrent_n = torch.stack(gates).unbind(1)  # each (T, n)
+    h_prev = hidden_t[:-1]
+    w_r, w_z, w_n = w.reshape(3, n, n).unbind(0)
+    dn_pre = 1 - candidate * candidate  # tanh'
+    dr = (r * (1 - r)).unsqueeze(-1) * w_r  # dr/dh_{t-1}
+    dn = dn_pre.unsqueeze(-1) * (r.unsqueeze(-1) * w_n + recurrent_n.unsqueeze(-1) * dr)
+    dz = (z * (1 - z)).unsqueeze(-1) * w_z
+    jacobians = (
+        (1 - z).unsqueeze(-1) * dn + torch.diag_embed(z) + (h_prev - candidate).unsqueeze(-1) * dz
+    )
+    as64 = [x.to(torch.float64) for x in (r, z, candidate, recurrent_n, h_prev)]
+
+    def gate_gradients(deltas: torch.Tensor) -> torch.Tensor:
+        r, z, candidate, recurrent_n, h_prev = as64
+        delta = deltas[1:]
+        d_n_pre = delta * (1 - z) * (1 - candidate * candidate)
+        d_r_pre = d_n_pre * recurrent_n * r * (1 - r)
+        d_z_pre = delta * (h_prev - candidate) * z * (1 - z)
+        return torch.cat([d_r_pre, d_z_pre, d_n_pre * r], dim=1)  # W_hr, W_hz, W_hn rows
+
+    return _Steps(
+        hidden=hidden_t,
+        states=hidden_t,
+        jacobians=jacobians,
+        gate_gradients=gate_gradients,
+        shared_jacobian=False,
+    )
+
+
+_STEPS = {"rnn": _plain_steps, "lstm": _lstm_steps, "gru": _gru_steps}
+
+
+def _backward(jacobians: torch.Tensor, hidden_size: int) -> torch.Tensor:
+    """State deltas (T+1, S) from a unit gradient at h_T (and none at c_T)."""
+    last = torch.zeros(jacobians.shape[-1], dtype=jacobians.dtype)
+    last[:hidden_size] = 1.0 / math.sqrt(hidden_size)
+    return backpropagate(jacobians, last)
+
+
+def _overflow(
+    states: torch.Tensor, deltas: torch.Tensor, seq_len: int
+) -> tuple[int | None, str | None]:
+    """(step, pass) of the first inf/NaN: forward over states 1..T first, then backward."""
+    forward_bad = first_nonfinite_row(states)
+    if forward_bad is not None:
+        return forward_bad + 1, "forward"
+    backward_bad = first_nonfinite_row(deltas.flip(0))
+    if backward_bad is not None:
+        return seq_len - backward_bad, "backward"
+    return None, None
