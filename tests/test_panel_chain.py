@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import traitlets
 
-from explorer import App
 from explorer.core import chain_gradients
 from explorer.panels import ChainPanel
 from explorer.panels.chain import COMPUTE_BUDGET, PRESETS
@@ -129,10 +128,3 @@ def test_unchanged_limits_redraw_by_blitting(panel: ChainPanel) -> None:
     full = panel.redrawer.full_draws
     panel.controls["depth"].value = 700  # new x limits
     assert panel.redrawer.full_draws == full + 1
-
-
-def test_app_has_the_deep_network_tab() -> None:
-    app = App()
-    assert list(app.panels) == ["Deep network"]
-    assert app.tabs.titles == ("Deep network",)
-    assert isinstance(app.panels["Deep network"], ChainPanel)

@@ -8,7 +8,7 @@ from explorer.core.chain import ChainResult, chain_gradients
 from explorer.core.meanfield import PhaseResult, mean_field_chi, phase_diagram
 from explorer.core.nets import ACTIVATIONS, DTYPES, INITS
 from explorer.core.rnn import CELLS, RNN_INITS, RNNResult, rnn_gradients
-from explorer.core.spectrum import NETWORKS, SpectrumResult, jacobian_spectrum
+from explorer.core.spectrum import NETWORKS, SpectrumResult, jacobian_spectra, jacobian_spectrum
 
 __all__ = [
     "ACTIVATIONS",
@@ -22,6 +22,7 @@ __all__ = [
     "RNNResult",
     "SpectrumResult",
     "chain_gradients",
+    "jacobian_spectra",
     "jacobian_spectrum",
     "mean_field_chi",
     "phase_diagram",

@@ -94,37 +94,45 @@ def log10_product_spectrum(jacobians: torch.Tensor) -> np.ndarray:
     """log10 of every singular value of J[-1] @ ... @ J[0], largest first, each to float64's
     relative accuracy (checked against 400-digit arithmetic in the tests).
 
-    ``jacobians`` has shape (L, n, n), first-applied first. inf or NaN anywhere gives NaN; a
-    direction the product maps to zero gives -inf.
+    ``jacobians`` has shape (L, n, n), first-applied first, or (B, L, n, n) for B products at once
+    (one pass over the L steps serves them all). inf or NaN in a product gives NaN; a direction the
+    product maps to zero gives -inf.
     """
     stack = jacobians.to(torch.float64).numpy()
-    size = stack.shape[-1]
-    if not np.isfinite(stack).all():
-        return np.full(size, np.nan)
-    log_d, rows = _qr_product(stack)
-    return _jacobi_log_singular_values(log_d, rows) / math.log(10.0)
+    batch = stack if stack.ndim == 4 else stack[None]
+    log_d, rows = _qr_product(batch)
+    spectra = np.stack(
+        [
+            _jacobi_log_singular_values(d, u) / math.log(10.0)
+            for d, u in zip(log_d, rows, strict=True)
+        ]
+    )
+    spectra[~np.isfinite(batch).all(axis=(1, 2, 3))] = np.nan
+    return spectra if stack.ndim == 4 else spectra[0]
 
 
-def _qr_product(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The product as Q diag(exp(log_d)) U; returns (log_d, U). Q is dropped: it does not change
-    the singular values."""
-    size = stack.shape[-1]
-    q = np.eye(size)
-    log_d = np.zeros(size)  # natural logs, kept sorted largest first
-    rows = np.eye(size)  # U: unit rows
+def _qr_product(stacks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each product of (B, L, n, n) ``stacks`` as Q diag(exp(log_d)) U; returns log_d (B, n) and
+    U (B, n, n). Q is dropped: it does not change the singular values."""
+    batch, _, size, _ = stacks.shape
+    q = np.broadcast_to(np.eye(size), (batch, size, size)).copy()
+    log_d = np.zeros((batch, size))  # natural logs, kept sorted largest first
+    rows = q.copy()  # U: unit rows
     upper = np.triu(np.ones((size, size), dtype=bool))
+    index = np.arange(batch)[:, None]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for jacobian in stack:
-            q, r = np.linalg.qr(jacobian @ q)
+        for step in range(stacks.shape[1]):
+            q, r = np.linalg.qr(stacks[:, step] @ q)
             # R diag(d) U = diag(d) X with X_i = sum_j R_ij (d_j / d_i) U_j; d_j <= d_i for j > i
-            ratio = np.exp(np.minimum(log_d[None, :] - log_d[:, None], 0.0))
+            ratio = np.exp(np.minimum(log_d[:, None, :] - log_d[:, :, None], 0.0))
             ratio = np.where(upper & ~np.isnan(ratio), ratio, 0.0)
             mixed = (r * ratio) @ rows
-            norms = np.linalg.norm(mixed, axis=1)
+            norms = np.linalg.norm(mixed, axis=2)
             log_d = log_d + np.log(norms)  # a zero row: -inf, that direction is gone
-            rows = mixed / np.where(norms > 0, norms, 1.0)[:, None]
-            order = np.argsort(-log_d, kind="stable")
-            log_d, rows, q = log_d[order], rows[order], q[:, order]
+            rows = mixed / np.where(norms > 0, norms, 1.0)[:, :, None]
+            order = np.argsort(-log_d, axis=1, kind="stable")
+            log_d, rows = log_d[index, order], rows[index, order]
+            q = np.take_along_axis(q, order[:, None, :], axis=2)
     return log_d, rows
 
 

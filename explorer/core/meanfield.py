@@ -172,7 +172,7 @@ def phase_diagram(
     sigma_w = _grid("weight_stds", weight_stds, np.linspace(0.25, 4.0, 36))
     sigma_b = _grid("bias_stds", bias_stds, np.linspace(0.0, 1.0, 24))
 
-    chi, q = mean_field_chi(sigma_w[None, :], sigma_b[:, None], activation)
+    chi, q = _theory(activation, tuple(sigma_w), tuple(sigma_b))
     growth = _measure_growth(activation, sigma_w, sigma_b, depth, width, seed)
     return PhaseResult(
         activation=activation,
@@ -182,9 +182,22 @@ def phase_diagram(
         weight_stds=sigma_w,
         bias_stds=sigma_b,
         log10_growth=growth,
-        chi_1=np.asarray(chi),
-        q_star=np.asarray(q),
+        chi_1=chi,
+        q_star=q,
     )
+
+
+@cache
+def _theory(
+    activation: str, sigma_w: tuple[float, ...], sigma_b: tuple[float, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(chi_1, q*) over the grid, kept: the same grid is asked for again as the panel's other
+    settings change."""
+    chi, q = mean_field_chi(np.array(sigma_w)[None, :], np.array(sigma_b)[:, None], activation)
+    chi, q = np.asarray(chi), np.asarray(q)
+    chi.flags.writeable = False
+    q.flags.writeable = False
+    return chi, q
 
 
 def _grid(name: str, values: np.ndarray | None, default: np.ndarray) -> np.ndarray:

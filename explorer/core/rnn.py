@@ -11,7 +11,8 @@ necessary for it to explode (their section 3.1). A 1-unit linear network with we
 delta_0 = w^T exactly: 1.01^100 = 2.7048 and 0.99^100 = 0.3660 in the source articles.
 
 LSTM and GRU cells follow torch's equations (torch.nn.LSTMCell, torch.nn.GRUCell; gate order
-i, f, g, o and r, z, n) with zero biases, so the tests can check them against torch's own cells.
+i, f, g, o and r, z, n), so the tests can check them against torch's own cells. Their biases are
+zero except ``gate_bias`` on the LSTM's forget gate or the GRU's update gate.
 The LSTM's state is (h, c): its step Jacobian is d(h_t, c_t)/d(h_{t-1}, c_{t-1}), of size 2n.
 """
 
@@ -35,6 +36,7 @@ MAX_SEQ_LEN = 10_000
 MAX_HIDDEN = 1024
 MAX_SCALE = 1e6
 MAX_SEED = 2**32 - 1
+MAX_GATE_BIAS = 100.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class RNNResult:
     dtype: str
     input_scale: float
     seed: int
+    gate_bias: float
     delta_norms: np.ndarray  # (T+1,) ||dL/dh_k||; the last is the unit loss gradient
     cell_delta_norms: np.ndarray | None  # (T+1,) LSTM: ||dL/dc_k|| with h_k held fixed
     hidden_norms: np.ndarray  # (T+1,) ||h_k||
@@ -105,6 +108,7 @@ class RNNNetwork:
     weight_hh: torch.Tensor  # (G n, n) recurrent matrix, G gate blocks (G = 1, 4, 3)
     weight_ih: torch.Tensor  # (G n, n) input matrix
     inputs: torch.Tensor  # (T, n) x_1 .. x_T
+    bias: torch.Tensor  # (G n,) zero but for the LSTM's forget gate or the GRU's update gate
 
 
 def rnn_network(
@@ -116,6 +120,7 @@ def rnn_network(
     dtype: str,
     input_scale: float,
     seed: int,
+    gate_bias: float = 0.0,
 ) -> RNNNetwork:
     """The network ``rnn_gradients`` runs (arguments validated there); exposed so that a test or
     a user can rebuild it, for instance in torch.nn.LSTMCell."""
@@ -129,7 +134,11 @@ def rnn_network(
         gates * n, n
     )
     inputs = torch.from_numpy(rng.standard_normal((seq_len, n))).to(torch_dtype)
-    return RNNNetwork(weight_hh, weight_ih, inputs)
+    bias = torch.zeros(gates * n, dtype=torch_dtype)
+    gated = {"lstm": slice(n, 2 * n), "gru": slice(n, 2 * n)}.get(cell)  # f of i,f,g,o; z of r,z,n
+    if gated is not None:
+        bias[gated] = gate_bias
+    return RNNNetwork(weight_hh, weight_ih, inputs, bias)
 
 
 def rnn_gradients(
@@ -142,6 +151,7 @@ def rnn_gradients(
     dtype: str = "float32",
     input_scale: float = 1.0,
     seed: int = 0,
+    gate_bias: float = 0.0,
 ) -> RNNResult:
     """Run a recurrent network forward over ``seq_len`` steps and backpropagate through time.
 
@@ -149,7 +159,9 @@ def rnn_gradients(
     recurrent matrix's ``init`` in (0, 1e6]; init: identity, gaussian or orthogonal (per gate
     block for LSTM and GRU); activation: linear, tanh, relu or sigmoid (plain cell only); cell:
     rnn, lstm or gru; dtype: float32 or float64 (for the passes); input_scale: std of each unit's
-    input drive in [0, 1e6]; seed: in [0, 2^32 - 1].
+    input drive in [0, 1e6]; seed: in [0, 2^32 - 1]; gate_bias: bias of the LSTM's forget gate
+    or the GRU's update gate in [-100, 100] (a large one keeps the state, and its gradient, from
+    step to step; Gers et al. 2000, Jozefowicz et al. 2015), ignored by the plain cell.
     """
     seq_len = check_int("seq_len", seq_len, 1, MAX_SEQ_LEN)
     hidden_size = check_int("hidden_size", hidden_size, 1, MAX_HIDDEN)
@@ -161,7 +173,10 @@ def rnn_gradients(
     input_scale = check_float("input_scale", input_scale, 0.0, MAX_SCALE)
     seed = check_int("seed", seed, 0, MAX_SEED)
 
-    network = rnn_network(seq_len, hidden_size, weight_scale, init, cell, dtype, input_scale, seed)
+    gate_bias = check_float("gate_bias", gate_bias, -MAX_GATE_BIAS, MAX_GATE_BIAS)
+    network = rnn_network(
+        seq_len, hidden_size, weight_scale, init, cell, dtype, input_scale, seed, gate_bias
+    )
     with np.errstate(all="ignore"):
         steps = _STEPS[cell](network, activation)
         deltas = _backward(steps.jacobians, hidden_size)  # (T+1, S)
@@ -190,6 +205,7 @@ def rnn_gradients(
         dtype=dtype,
         input_scale=input_scale,
         seed=seed,
+        gate_bias=gate_bias,
         delta_norms=torch.linalg.vector_norm(deltas64[:, :n], dim=1).numpy(),
         cell_delta_norms=(
             torch.linalg.vector_norm(deltas64[:, n:], dim=1).numpy() if cell == "lstm" else None
@@ -214,10 +230,12 @@ def rnn_jacobians(
     cell: str = "rnn",
     input_scale: float = 1.0,
     seed: int = 0,
+    gate_bias: float = 0.0,
 ) -> torch.Tensor:
-    """The step Jacobians ds_t/ds_{t-1}, t = 1..T, of the float64 network (T, S, S)."""
+    """The step Jacobians ds_t/ds_{t-1}, t = 1..T, of the float64 network (T, S, S); arguments
+    as for ``rnn_gradients``, validated by the caller."""
     network = rnn_network(
-        seq_len, hidden_size, weight_scale, init, cell, "float64", input_scale, seed
+        seq_len, hidden_size, weight_scale, init, cell, "float64", input_scale, seed, gate_bias
     )
     with np.errstate(all="ignore"):
         return _STEPS[cell](network, activation).jacobians
@@ -271,7 +289,7 @@ def _lstm_steps(network: RNNNetwork, activation: str) -> _Steps:
     del activation  # the LSTM's own sigmoid gates and tanh
     w = network.weight_hh
     n = w.shape[1]
-    drive = network.inputs @ network.weight_ih.mT  # (T, 4n)
+    drive = network.inputs @ network.weight_ih.mT + network.bias  # (T, 4n)
     h = torch.zeros(n, dtype=w.dtype)
     c = torch.zeros(n, dtype=w.dtype)
     hidden, cells, gates = [h], [c], []
@@ -332,7 +350,7 @@ def _gru_steps(network: RNNNetwork, activation: str) -> _Steps:
     del activation  # the GRU's own sigmoid gates and tanh
     w = network.weight_hh
     n = w.shape[1]
-    drive = network.inputs @ network.weight_ih.mT  # (T, 3n)
+    drive = network.inputs @ network.weight_ih.mT + network.bias  # (T, 3n)
     h = torch.zeros(n, dtype=w.dtype)
     hidden, gates = [h], []
     for u in drive:

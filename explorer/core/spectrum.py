@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from explorer.core import chain, rnn
 from explorer.core._validate import check_choice, check_float, check_int
@@ -72,26 +73,50 @@ def jacobian_spectrum(
     [1, 256]; weight_scale in (0, 1e6]; init: identity, gaussian or orthogonal; activation:
     linear, tanh, relu or sigmoid; seed: in [0, 2^32 - 1].
     """
+    (result,) = jacobian_spectra(network, length, width, weight_scale, (init,), activation, seed)
+    return result
+
+
+def jacobian_spectra(
+    network: str = "deep",
+    length: int = 50,
+    width: int = 32,
+    weight_scale: float = 1.0,
+    inits: tuple[str, ...] = ("gaussian", "orthogonal"),
+    activation: str = "linear",
+    seed: int = 0,
+) -> tuple[SpectrumResult, ...]:
+    """``jacobian_spectrum`` for several inits at the same settings, side by side, computed in one
+    pass over the steps (about half the time of separate calls)."""
     network = check_choice("network", network, NETWORKS)
     length = check_int("length", length, 1, MAX_LENGTH)
     width = check_int("width", width, 1, MAX_WIDTH)
     weight_scale = check_float("weight_scale", weight_scale, 0.0, 1e6, low_open=True)
-    init = check_choice("init", init, SPECTRUM_INITS)
+    inits = tuple(check_choice("init", init, SPECTRUM_INITS) for init in inits)
     activation = check_choice("activation", activation, ACTIVATIONS)
     seed = check_int("seed", seed, 0, 2**32 - 1)
-    if network == "deep":
-        jacobians = chain.chain_jacobians(
-            length, width, weight_scale, init, activation, bias_scale=0.0, seed=seed
+    stacks = [
+        _jacobians(network, length, width, weight_scale, init, activation, seed) for init in inits
+    ]
+    spectra = log10_product_spectrum(torch.stack(stacks))
+    return tuple(
+        SpectrumResult(
+            network=network,
+            length=length,
+            width=width,
+            weight_scale=weight_scale,
+            init=init,
+            activation=activation,
+            seed=seed,
+            log10_singular_values=spectrum,
         )
-    else:
-        jacobians = rnn.rnn_jacobians(length, width, weight_scale, init, activation, seed=seed)
-    return SpectrumResult(
-        network=network,
-        length=length,
-        width=width,
-        weight_scale=weight_scale,
-        init=init,
-        activation=activation,
-        seed=seed,
-        log10_singular_values=log10_product_spectrum(jacobians),
+        for init, spectrum in zip(inits, spectra, strict=True)
     )
+
+
+def _jacobians(
+    network: str, length: int, width: int, scale: float, init: str, activation: str, seed: int
+) -> torch.Tensor:
+    if network == "deep":
+        return chain.chain_jacobians(length, width, scale, init, activation, 0.0, seed)
+    return rnn.rnn_jacobians(length, width, scale, init, activation, "rnn", 1.0, seed)

@@ -54,10 +54,12 @@ def make_figure(
     bottom: float = 0.55,
     top: float = 0.35,
     gap: float = 0.85,
+    columns: int = 2,
 ) -> Figure:
     """A figure drawn by an ipympl canvas, built once; not registered with pyplot.
 
-    Bypassing pyplot keeps no global figure registry (nothing to leak as panels come and go) and
+    ``gap`` is the space between ``columns`` side-by-side axes. Bypassing pyplot keeps no global
+    figure registry (nothing to leak as panels come and go) and
     works whatever matplotlib backend the notebook selected. Margins are fixed, in inches, wide
     enough for tick labels such as 10⁻³⁰⁰: a layout engine would cost 60-80 ms on each full draw
     here (constrained layout measured 211 ms per draw against 128 ms fixed).
@@ -68,7 +70,7 @@ def make_figure(
         right=1 - right / width,
         bottom=bottom / height,
         top=1 - top / height,
-        wspace=gap / ((width - left - right) / 2),
+        wspace=gap / ((width - left - right - (columns - 1) * gap) / columns),
     )
     figure.set_facecolor("white")
     canvas = Canvas(figure)
@@ -187,9 +189,20 @@ class Panel(widgets.VBox):
             self.refresh()
 
     def _enforce_bounds(self, name: str, control: widgets.ValueWidget, notes: list[str]) -> Any:
-        bounds = self.bounds[name]
+        return self.enforce(control, self.bounds[name], self.defaults[name], notes, name)
+
+    def enforce(
+        self,
+        control: widgets.ValueWidget,
+        bounds: Bounds,
+        default: float,
+        notes: list[str],
+        name: str = "",
+    ) -> Any:
+        """``control``'s value clamped to ``bounds``; tampered widget bounds are put back, and a
+        clamped value is noted in ``notes`` for the status line."""
         value = control.value
-        clamped = bounds.clamp(value, self.defaults[name])
+        clamped = bounds.clamp(value, default)
         shown, wanted = _widget_bounds(control), _slider_bounds(control, bounds)
         tampered = (
             shown is not None

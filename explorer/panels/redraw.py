@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.backend_bases import DrawEvent
 from matplotlib.figure import Figure
 
@@ -53,5 +54,11 @@ class Redrawer:
         for artist in self.artists:
             self.figure.draw_artist(artist)
 
-    def _limits(self) -> list[tuple[float, ...]]:
-        return [(*ax.get_xlim(), *ax.get_ylim()) for ax in self.figure.axes]
+    def _limits(self) -> list[tuple[object, ...]]:
+        """What the cached background depends on: each axes' limits and legend entries."""
+        return [(*ax.get_xlim(), *ax.get_ylim(), *_legend_labels(ax)) for ax in self.figure.axes]
+
+
+def _legend_labels(ax: Axes) -> tuple[str, ...]:
+    legend = ax.get_legend()
+    return () if legend is None else tuple(t.get_text() for t in legend.get_texts())

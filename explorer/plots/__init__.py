@@ -1,5 +1,16 @@
 """Views: matplotlib only. Built once on given Axes, then ``update(result)`` mutates the artists."""
 
 from explorer.plots.chain import DeltaView, JacobianView
+from explorer.plots.phase import PhaseView
+from explorer.plots.rnn import ContributionView, StepJacobianView, TimeDeltaView
+from explorer.plots.spectrum import SpectrumView
 
-__all__ = ["DeltaView", "JacobianView"]
+__all__ = [
+    "ContributionView",
+    "DeltaView",
+    "JacobianView",
+    "PhaseView",
+    "SpectrumView",
+    "StepJacobianView",
+    "TimeDeltaView",
+]

@@ -21,24 +21,21 @@ from explorer.plots.style import (
     BLACK,
     BLUE,
     GREY,
+    LEGEND,
+    MARKERS_UP_TO,
     ORANGE,
     SKY,
     VERMILLION,
     finite_limits,
-    format_number,
+    format_power,
+    index_limits,
     log10_finite,
-    nice_ceiling,
+    nonfinite_indices,
+    show_legend,
     sticky_limits,
     use_integer_axis,
     use_log10_axis,
 )
-
-_MARKERS_UP_TO = 60  # draw a marker per layer only while they stay distinguishable
-
-
-def _overflow_layers(values: np.ndarray, first_layer: int) -> np.ndarray:
-    """Layer indices whose value is inf or NaN."""
-    return np.flatnonzero(~np.isfinite(values)) + first_layer
 
 
 class DeltaView:
@@ -68,7 +65,14 @@ class DeltaView:
         use_log10_axis(ax)
         use_integer_axis(ax)
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="upper right", fontsize=9, framealpha=0.8)
+        self.legend_handles = [
+            self.delta_line,
+            self.activation_line,
+            self.bound_line,
+            self.reference_line,
+            self.overflow_marks,
+        ]
+        show_legend(ax, self.legend_handles, **LEGEND)
         # what ``update`` changes; everything else stays as long as the limits do
         self.artists = [
             self.delta_line,
@@ -88,7 +92,7 @@ class DeltaView:
         bound = np.asarray(result.log10_delta_bound, dtype=np.float64)
         reference = result.log10_reference
 
-        marker = "o" if depth <= _MARKERS_UP_TO else ""
+        marker = "o" if depth <= MARKERS_UP_TO else ""
         self.delta_line.set_data(layers, delta)
         self.delta_line.set_marker(marker)
         self.activation_line.set_data(np.arange(0, depth + 1), activation)
@@ -104,7 +108,7 @@ class DeltaView:
 
         low, high = sticky_limits(finite_limits(*shown), self.ax.get_ylim())
         overflowed = np.union1d(
-            _overflow_layers(result.delta_norms, 1), _overflow_layers(result.activation_norms, 0)
+            nonfinite_indices(result.delta_norms, 1), nonfinite_indices(result.activation_norms, 0)
         )
         self.overflow_marks.set_offsets(
             np.column_stack([overflowed, np.full(overflowed.size, high)])
@@ -118,14 +122,10 @@ class DeltaView:
                 f"{result.dtype} overflow from layer {result.overflow_layer}"
                 f" ({result.overflow_pass} pass): {overflowed.size} layer(s) hold inf/NaN"
             )
-        self.ax.set_xlim(_layer_limits(depth, first_layer=0))
+        self.overflow_marks.set_visible(overflowed.size > 0)
+        show_legend(self.ax, self.legend_handles, **LEGEND)
+        self.ax.set_xlim(index_limits(depth, first=0))
         self.ax.set_ylim(low, high)
-
-
-def _layer_limits(depth: int, first_layer: int) -> tuple[float, float]:
-    """x limits for layers first_layer..depth, widened to a nice number so they change seldom."""
-    right = nice_ceiling(max(depth, 5))
-    return (first_layer - 0.03 * right, right * 1.03)
 
 
 class JacobianView:
@@ -162,30 +162,20 @@ class JacobianView:
         layers = np.arange(1, depth + 1)
         norms = log10_finite(result.jacobian_norms)
         self.norm_line.set_data(layers, norms)
-        self.norm_line.set_marker("o" if depth <= _MARKERS_UP_TO else "")
+        self.norm_line.set_marker("o" if depth <= MARKERS_UP_TO else "")
         low, high = finite_limits(norms, np.zeros(1), minimum_span=0.5)
         high += 0.45 * (high - low)  # room for the summary box
         low, high = sticky_limits((low, high), self.ax.get_ylim())
-        bad = _overflow_layers(result.jacobian_norms, 1)
+        bad = nonfinite_indices(result.jacobian_norms, 1)
         self.overflow_marks.set_offsets(
             np.column_stack([bad, np.full(bad.size, high)]) if bad.size else np.empty((0, 2))
         )
         self.summary.set_text(
-            f"∏ ‖Jₗ‖ = {_power(result.log10_norm_product)}  (upper bound)\n"
-            f"‖J_L ⋯ J₁‖ = {_power(result.e2e_log10_norm)}  (true, end to end)"
+            f"∏ ‖Jₗ‖ = {format_power(result.log10_norm_product)}  (upper bound)\n"
+            f"‖J_L ⋯ J₁‖ = {format_power(result.e2e_log10_norm)}  (true, end to end)"
         )
-        self.ax.set_xlim(_layer_limits(depth, first_layer=1))
+        self.ax.set_xlim(index_limits(depth, first=1))
         self.ax.set_ylim(low, high)
-
-
-def _power(log10_value: float) -> str:
-    """10^x written out: '10^45.2 = 1.6e+45' when it fits a float, else just the power."""
-    if not np.isfinite(log10_value):
-        return "nan (non-finite Jacobian)" if np.isnan(log10_value) else "0"
-    exponent = f"10^{log10_value:.2f}"
-    if abs(log10_value) < 300:
-        return f"{format_number(10.0**log10_value)} = {exponent}"
-    return exponent
 
 
 __all__ = ["DeltaView", "JacobianView"]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter, Locator, MaxNLocator
 
 # Okabe and Ito's colour-blind-safe palette
 BLUE = "#0072B2"
@@ -24,6 +25,7 @@ GREY = "#666666"
 BLACK = "#000000"
 
 FONT_SIZE = 11  # legible on a projector at the panel's figure size
+LEGEND = {"loc": "upper right", "fontsize": 9, "framealpha": 0.8}
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -37,13 +39,37 @@ def _log10_tick(value: float, _position: object = None) -> str:
     """Tick label on a log10 axis: 10^k at whole k, the plain number between (2, 0.5, 31.6)."""
     if abs(value - round(value)) < 1e-9:
         return power_of_ten(value)
-    return f"{10.0**value:.3g}"
+    return f"{10.0**value:.3g}".replace("e-0", "e-")
+
+
+class Log10Locator(Locator):
+    """Ticks for an axis holding log10 values: whole powers of ten when the axis spans two
+    decades or more, else the logs of 1-2-5 (or 1..9) times a power of ten, as a log axis would."""
+
+    def __init__(self) -> None:
+        self._powers = MaxNLocator(nbins=5, integer=True)
+
+    def __call__(self) -> list[float]:
+        low, high = sorted(self.axis.get_view_interval())
+        return self.tick_values(low, high)
+
+    def tick_values(self, vmin: float, vmax: float) -> list[float]:
+        low, high = sorted((vmin, vmax))
+        if high - low >= 2 or not (math.isfinite(low) and math.isfinite(high)):
+            return list(self._powers.tick_values(low, high))
+        mantissas = (1, 2, 5) if high - low >= 0.7 else (1, 2, 3, 4, 5, 6, 7, 8, 9)
+        ticks = [
+            power + math.log10(m)
+            for power in range(math.floor(low), math.ceil(high) + 1)
+            for m in mantissas
+        ]
+        return [t for t in ticks if low - 1e-9 <= t <= high + 1e-9]
 
 
 def use_log10_axis(ax: Axes, axis: str = "y") -> None:
-    """Label a linear axis that holds log10 values with 10^k ticks at whole k."""
+    """Label a linear axis that holds log10 values with ticks 10^k (or 2, 5, 20 between)."""
     target = ax.yaxis if axis == "y" else ax.xaxis
-    target.set_major_locator(MaxNLocator(nbins=5, integer=True))
+    target.set_major_locator(Log10Locator())
     target.set_major_formatter(FuncFormatter(_log10_tick))
 
 
@@ -123,3 +149,38 @@ def format_number(value: float) -> str:
     if 1e-3 <= abs(value) < 1e5:
         return f"{value:.4g}"
     return f"{value:.3g}"
+
+
+MARKERS_UP_TO = 60  # draw a marker per point only while they stay distinguishable
+
+
+def nonfinite_indices(values: np.ndarray, first: int) -> np.ndarray:
+    """Indices (counting from ``first``) whose value is inf or NaN."""
+    return np.flatnonzero(~np.isfinite(values)) + first
+
+
+def index_limits(last: int, first: int) -> tuple[float, float]:
+    """x limits for indices first..last, widened to a nice number so they change seldom."""
+    right = nice_ceiling(max(last, 5))
+    return (first - 0.03 * right, right * 1.03)
+
+
+def format_power(log10_value: float) -> str:
+    """10^x written out: '1.6e+45 = 10^45.20' when it fits a float, else just the power."""
+    if not np.isfinite(log10_value):
+        return "nan (non-finite)" if np.isnan(log10_value) else "0"
+    exponent = f"10^{log10_value:.2f}"
+    if abs(log10_value) < 300:
+        return f"{format_number(10.0**log10_value)} = {exponent}"
+    return exponent
+
+
+def show_legend(ax: Axes, handles: list[Artist], **kwargs: object) -> None:
+    """A legend of the visible ``handles``, rebuilt only when that set changes (a legend is drawn
+    with the static background, so a new one means a full redraw)."""
+    visible = [h for h in handles if h.get_visible()]
+    labels = [h.get_label() for h in visible]
+    legend = ax.get_legend()
+    if legend is not None and [t.get_text() for t in legend.get_texts()] == labels:
+        return
+    ax.legend(handles=visible, labels=labels, **kwargs)

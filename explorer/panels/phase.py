@@ -1,0 +1,194 @@
+"""The phase-diagram panel: where random deep networks pass from vanishing to exploding gradients.
+
+The heatmap is measured (``explorer.core.phase_diagram``: random networks over a grid of weight and
+bias std); the black line is the mean-field theory's chi_1 = 1 (Poole et al. 2016; Schoenholz et
+al. 2017). Clicking the figure, or setting the two "chosen" sliders and pressing the button, picks
+a (sigma_w, sigma_b): listeners in ``on_choose`` receive it (the App loads it into the
+deep-network panel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+import matplotlib as mpl
+from matplotlib.backend_bases import MouseEvent
+
+from explorer.core import PhaseResult, mean_field_chi, phase_diagram
+from explorer.panels.base import Bounds, Panel, make_figure
+from explorer.panels.redraw import Redrawer
+from explorer.plots.phase import PhaseView
+from explorer.plots.style import FONT_SIZE, format_number
+
+ACTIVATIONS_SHOWN = ("tanh", "relu", "sigmoid", "linear")
+# one refresh measures 864 networks of depth x width^2 each: 1,000,000 keeps it within about
+# 1 s here (benchmarks/bench_rnn.py measures the phase diagram at the edge)
+COMPUTE_BUDGET = 1_000_000
+CHOICE_BOUNDS = {"weight_std": Bounds(0.25, 4.0), "bias_std": Bounds(0.0, 1.0)}
+
+
+def _controls() -> dict[str, widgets.ValueWidget]:
+    style = {"description_width": "110px"}
+    wide = widgets.Layout(width="340px")
+    return {
+        "activation": widgets.ToggleButtons(
+            options=ACTIVATIONS_SHOWN,
+            value="tanh",
+            description="activation",
+            style={"description_width": "110px", "button_width": "70px"},
+        ),
+        "depth": widgets.IntSlider(
+            value=50, min=10, max=200, description="depth", style=style, layout=wide
+        ),
+        "width": widgets.IntSlider(
+            value=128, min=16, max=256, description="width", style=style, layout=wide
+        ),
+        "seed": widgets.BoundedIntText(
+            value=0,
+            min=0,
+            max=2**31 - 1,
+            description="seed",
+            style=style,
+            layout=widgets.Layout(width="220px"),
+        ),
+    }
+
+
+BOUNDS = {
+    "depth": Bounds(10, 200, integer=True),
+    "width": Bounds(16, 256, integer=True),
+    "seed": Bounds(0, 2**31 - 1, integer=True),
+}
+
+
+class PhasePanel(Panel):
+    """Measured order-to-chaos diagram; choose a point to study it in the deep-network panel."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(_controls(), BOUNDS, **kwargs)
+        self.on_choose: list[Callable[[dict[str, Any]], None]] = []
+        with mpl.rc_context({"font.size": FONT_SIZE}):
+            self.figure = make_figure(9.0, 5.0, right=0.3, columns=1)
+            self.view = PhaseView(self.figure.add_subplot())
+        self.redrawer = Redrawer(self.figure, [self.view.choice])
+        style = {"description_width": "110px"}
+        self.weight_std = widgets.FloatSlider(
+            value=1.0, min=0.25, max=4.0, step=0.01, description="chosen σ_w", style=style
+        )
+        self.bias_std = widgets.FloatSlider(
+            value=0.0, min=0.0, max=1.0, step=0.01, description="chosen σ_b", style=style
+        )
+        for slider in (self.weight_std, self.bias_std):
+            slider.observe(self._on_choice_moved, names="value")
+        self.load = widgets.Button(
+            description="Open in the deep-network panel",
+            layout=widgets.Layout(width="260px"),
+            tooltip="Load the chosen σ_w, σ_b and activation into the Deep network tab",
+        )
+        self.load.on_click(lambda _button: self.choose())
+        self.figure.canvas.mpl_connect("button_press_event", self._on_click)
+        c = self.controls
+        self.children = [
+            widgets.HTML(
+                "<b>Phase diagram</b>: random deep networks with W ~ N(0, σ_w²/n), b ~ N(0, σ_b²)."
+                " Colour: how much the gradient grows (red) or shrinks (blue) per layer, measured;"
+                " black line: the mean-field edge of chaos χ₁ = 1. Click a point to study it."
+            ),
+            widgets.HBox(
+                [
+                    widgets.VBox([c["activation"], c["depth"], c["width"], c["seed"]]),
+                    widgets.VBox([self.weight_std, self.bias_std, self.load]),
+                ]
+            ),
+            self.figure.canvas,
+            self.readout,
+            self.status,
+        ]
+        self.refresh()
+
+    def over_budget(self, params: dict[str, Any]) -> str | None:
+        cost = params["depth"] * params["width"] ** 2
+        if cost <= COMPUTE_BUDGET:
+            return None
+        return (
+            f"depth {params['depth']} × width {params['width']}² = {cost:,} per network is"
+            f" beyond this panel's compute budget of {COMPUTE_BUDGET:,}: at width"
+            f" {params['width']} use depth ≤ {COMPUTE_BUDGET // params['width'] ** 2}."
+            " The plot still shows the last setting."
+        )
+
+    def compute(self, params: dict[str, Any]) -> PhaseResult:
+        return phase_diagram(**params)
+
+    def show(self, result: PhaseResult) -> None:
+        self.view.update(result)
+        self.view.mark(self.weight_std.value, self.bias_std.value)
+        self.redrawer.redraw()
+        self.readout.value = self._readout()
+
+    def ok_message(self, result: PhaseResult) -> str:
+        cells = result.log10_growth.size
+        return f"Measured {cells} networks of {result.depth} layers × width {result.width}."
+
+    # -- choosing a setting -----------------------------------------------------------------
+    def chosen(self) -> dict[str, Any]:
+        """The chosen setting, as deep-network panel control values."""
+        return {
+            "init": "gaussian",
+            "weight_scale": self.weight_std.value,  # gaussian: std = weight_scale / sqrt(fan_in)
+            "bias_scale": self.bias_std.value,
+            "activation": self.controls["activation"].value,
+            "depth": self.controls["depth"].value,
+            "width": self.controls["width"].value,
+        }
+
+    def choose(self) -> None:
+        """Send the chosen setting to every listener in ``on_choose``."""
+        setting = self.chosen()
+        for listener in self.on_choose:
+            listener(setting)
+        self.set_status(
+            f"Loaded σ_w = {setting['weight_scale']:.2f}, σ_b = {setting['bias_scale']:.2f}"
+            f" ({setting['activation']}) into the deep-network panel."
+        )
+
+    def _on_click(self, event: MouseEvent) -> None:
+        if event.inaxes is not self.view.ax or event.xdata is None or event.ydata is None:
+            return
+        with self._silenced():
+            self.weight_std.value = round(float(event.xdata), 2)
+            self.bias_std.value = round(float(event.ydata), 2)
+        self._on_choice_moved(None)
+        self.choose()
+
+    def _on_choice_moved(self, change: dict[str, Any] | None) -> None:
+        del change
+        if self._quiet:
+            return
+        notes: list[str] = []
+        self.enforce(self.weight_std, CHOICE_BOUNDS["weight_std"], 1.0, notes)
+        self.enforce(self.bias_std, CHOICE_BOUNDS["bias_std"], 0.0, notes)
+        if notes:
+            self.set_status(" ".join(notes), "warning")
+        self.view.mark(self.weight_std.value, self.bias_std.value)
+        self.redrawer.redraw()
+        self.readout.value = self._readout()
+
+    def _readout(self) -> str:
+        setting = self.chosen()
+        chi, q = mean_field_chi(
+            setting["weight_scale"], setting["bias_scale"], setting["activation"]
+        )
+        phase = (
+            "exploding (chaotic)" if chi > 1 else "vanishing (ordered)" if chi < 1 else "critical"
+        )
+        return (
+            "<table style='font-size:14px'>"
+            f"<tr><td>chosen</td><td>σ_w = {setting['weight_scale']:.2f},"
+            f" σ_b = {setting['bias_scale']:.2f}, {setting['activation']}</td></tr>"
+            f"<tr><td>mean field</td><td>χ₁ = <b>{format_number(chi)}</b>, q* ="
+            f" {format_number(q)}: {phase}; the gradient norm changes by about"
+            f" ×{format_number(chi**0.5)} per layer</td></tr></table>"
+        )

@@ -1,0 +1,286 @@
+"""The recurrent-network panel: backpropagation through time, where sequence length acts as depth.
+
+Controls map one to one onto ``explorer.core.rnn_gradients``; the figure holds a ``TimeDeltaView``,
+a ``StepJacobianView`` and a ``ContributionView``; the readout says in words what the plots show.
+Presets load the source articles' scalar examples (w = 1.01 and 0.99 over 100 steps).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import ipywidgets as widgets
+import matplotlib as mpl
+
+from explorer.core import ACTIVATIONS, CELLS, DTYPES, RNN_INITS, RNNResult, rnn_gradients
+from explorer.panels.base import Bounds, Panel, make_figure
+from explorer.panels.redraw import Redrawer
+from explorer.plots.rnn import ContributionView, StepJacobianView, TimeDeltaView
+from explorer.plots.style import FONT_SIZE, format_number
+
+# One refresh costs about T * S^3 (a spectral norm per step Jacobian of size S: S = n, or 2n for
+# the LSTM's (h, c) state): 1.2e8 keeps it within about 200 ms here (benchmarks/bench_rnn.py).
+COMPUTE_BUDGET = 120_000_000
+
+
+def state_size(cell: str, hidden_size: int) -> int:
+    """Size of the recurrent state: (h, c) for the LSTM, h otherwise."""
+    return 2 * hidden_size if cell == "lstm" else hidden_size
+
+
+def _scalar(weight: float, steps: int) -> dict[str, Any]:
+    """The articles' scalar recurrence: one unit, weight w, no nonlinearity."""
+    return _network("rnn", steps, 1, weight, "identity", "linear")
+
+
+def _network(
+    cell: str, steps: int, hidden: int, scale: float, init: str, activation: str, gate_bias=0.0
+) -> dict[str, Any]:
+    return {
+        "seq_len": steps,
+        "hidden_size": hidden,
+        "weight_scale": scale,
+        "init": init,
+        "activation": activation,
+        "cell": cell,
+        "gate_bias": gate_bias,
+        "input_scale": 1.0,
+        "dtype": "float32",
+    }
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "Article: w = 1.01, 100 steps (×2.70)": _scalar(1.01, 100),
+    "Article: w = 0.99, 100 steps (×0.366)": _scalar(0.99, 100),
+    "Scalar w = 1.01 over 1000 steps": _scalar(1.01, 1000),
+    "tanh, orthogonal W at 1.0: vanishing": _network("rnn", 200, 32, 1.0, "orthogonal", "tanh"),
+    "tanh, gaussian W at 2.0: λ₁ > 1, yet it vanishes": _network(
+        "rnn", 200, 32, 2.0, "gaussian", "tanh"
+    ),
+    "ReLU, identity W at 1.05: exploding": _network("rnn", 200, 32, 1.05, "identity", "relu"),
+    "sigmoid: λ₁ = 3 < 1/γ = 4, so it vanishes": _network(
+        "rnn", 100, 32, 3.0, "orthogonal", "sigmoid"
+    ),
+    "LSTM, forget-gate bias 0: vanishing": _network("lstm", 300, 24, 1.0, "gaussian", "tanh"),
+    "LSTM, forget-gate bias 4: it survives 300 steps": _network(
+        "lstm", 300, 24, 1.0, "gaussian", "tanh", gate_bias=4.0
+    ),
+    "GRU, update-gate bias 4": _network("gru", 300, 32, 1.0, "gaussian", "tanh", gate_bias=4.0),
+    "float32 overflow: w = 1.5, 250 steps": _scalar(1.5, 250),
+}
+
+
+def _controls() -> dict[str, widgets.ValueWidget]:
+    style = {"description_width": "110px"}
+    wide = widgets.Layout(width="340px")
+    return {
+        "seq_len": widgets.IntSlider(
+            value=100, min=1, max=1000, description="sequence T", style=style, layout=wide
+        ),
+        "hidden_size": widgets.IntSlider(
+            value=32, min=1, max=128, description="hidden size", style=style, layout=wide
+        ),
+        "weight_scale": widgets.FloatSlider(
+            value=1.0,
+            min=0.01,
+            max=3.0,
+            step=0.01,
+            description="weight scale",
+            readout_format=".3g",
+            style=style,
+            layout=wide,
+        ),
+        "input_scale": widgets.FloatSlider(
+            value=1.0,
+            min=0.0,
+            max=3.0,
+            step=0.05,
+            description="input scale",
+            style=style,
+            layout=wide,
+        ),
+        "gate_bias": widgets.FloatSlider(
+            value=0.0,
+            min=-2.0,
+            max=6.0,
+            step=0.25,
+            description="gate bias",
+            disabled=True,
+            style=style,
+            layout=wide,
+        ),
+        "cell": widgets.ToggleButtons(
+            options=CELLS,
+            value="rnn",
+            description="cell",
+            style={"description_width": "110px", "button_width": "60px"},
+        ),
+        "init": widgets.Dropdown(
+            options=RNN_INITS, value="gaussian", description="init of W", style=style, layout=wide
+        ),
+        "activation": widgets.Dropdown(
+            options=ACTIVATIONS, value="tanh", description="activation", style=style, layout=wide
+        ),
+        "dtype": widgets.ToggleButtons(
+            options=tuple(DTYPES),
+            value="float32",
+            description="dtype",
+            style={"description_width": "110px", "button_width": "80px"},
+        ),
+        "seed": widgets.BoundedIntText(
+            value=0,
+            min=0,
+            max=2**31 - 1,
+            description="seed",
+            style=style,
+            layout=widgets.Layout(width="220px"),
+        ),
+    }
+
+
+BOUNDS = {
+    "seq_len": Bounds(1, 1000, integer=True),
+    "hidden_size": Bounds(1, 128, integer=True),
+    "weight_scale": Bounds(0.01, 3.0),
+    "input_scale": Bounds(0.0, 3.0),
+    "gate_bias": Bounds(-2.0, 6.0),
+    "seed": Bounds(0, 2**31 - 1, integer=True),
+}
+
+
+class RNNPanel(Panel):
+    """Recurrent gradients: set T, the cell, W's scale... and watch dL/dh_k over time."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(_controls(), BOUNDS, **kwargs)
+        with mpl.rc_context({"font.size": FONT_SIZE}):
+            self.figure = make_figure(14.0, 4.0, gap=0.95, columns=3)
+            axes = self.figure.subplots(1, 3)
+            self.delta_view = TimeDeltaView(axes[0])
+            self.jacobian_view = StepJacobianView(axes[1])
+            self.contribution_view = ContributionView(axes[2])
+        self.redrawer = Redrawer(
+            self.figure,
+            self.delta_view.artists + self.jacobian_view.artists + self.contribution_view.artists,
+        )
+        self.preset = widgets.Dropdown(
+            options=["(choose a preset)", *PRESETS],
+            description="preset",
+            style={"description_width": "110px"},
+            layout=widgets.Layout(width="340px"),
+        )
+        self.preset.observe(self._on_preset, names="value")
+        c = self.controls
+        c["cell"].observe(self._on_cell, names="value")
+        left = widgets.VBox([self.preset, c["seq_len"], c["hidden_size"], c["weight_scale"]])
+        middle = widgets.VBox([c["init"], c["activation"], c["input_scale"], c["gate_bias"]])
+        self.children = [
+            widgets.HTML(
+                "<b>Recurrent network</b>: h_t = φ(W h_(t−1) + U x_t), t = 1..T. A unit gradient"
+                " enters at h_T; backpropagation through time multiplies it by one step Jacobian"
+                " per step, so T acts like depth."
+            ),
+            widgets.HBox([left, middle, widgets.VBox([c["cell"], c["dtype"], c["seed"]])]),
+            self.figure.canvas,
+            self.readout,
+            self.status,
+        ]
+        self.refresh()
+
+    def over_budget(self, params: dict[str, Any]) -> str | None:
+        steps, size = params["seq_len"], state_size(params["cell"], params["hidden_size"])
+        cost = steps * size**3
+        if cost <= COMPUTE_BUDGET:
+            return None
+        max_steps = COMPUTE_BUDGET // size**3
+        max_hidden = int((COMPUTE_BUDGET / steps) ** (1 / 3)) // (size // params["hidden_size"])
+        return (
+            f"T {steps} × state {size}³ = {cost:,} is beyond this panel's compute budget of"
+            f" {COMPUTE_BUDGET:,} (one refresh within about 200 ms): at hidden size"
+            f" {params['hidden_size']} use T ≤ {max_steps}, or at T {steps} use hidden size"
+            f" ≤ {max(max_hidden, 1)}. The plots still show the last setting."
+        )
+
+    def compute(self, params: dict[str, Any]) -> RNNResult:
+        return rnn_gradients(**params)
+
+    def show(self, result: RNNResult) -> None:
+        self.delta_view.update(result)
+        self.jacobian_view.update(result)
+        self.contribution_view.update(result)
+        self.redrawer.redraw()
+        self.readout.value = readout_html(result)
+
+    def ok_message(self, result: RNNResult) -> str:
+        return (
+            f"Computed {result.seq_len} steps of a {result.cell.upper()} with"
+            f" {result.hidden_size} units in {result.dtype}."
+        )
+
+    def _on_preset(self, change: dict[str, Any]) -> None:
+        settings = PRESETS.get(change["new"])
+        if settings is not None:
+            self.set_values(**settings)
+
+    def _on_cell(self, change: dict[str, Any]) -> None:
+        # LSTM and GRU have their own sigmoid gates and tanh: the activation does not apply;
+        # the gate bias (forget gate, update gate) applies to them only
+        plain = change["new"] == "rnn"
+        self.controls["activation"].disabled = not plain
+        self.controls["gate_bias"].disabled = plain
+
+
+def readout_html(result: RNNResult) -> str:
+    """The numbers a student looks for, with the comparison said in words."""
+    ratio = result.growth_ratio
+    steps = result.seq_len
+    if math.isfinite(ratio):
+        words = (
+            f"the gradient reaching step 0 is <b>{format_number(ratio)}</b> times the one at"
+            f" step {steps}"
+        )
+        trend = (
+            "exploding" if ratio > 1 else "vanishing" if ratio < 1 else "neither: it keeps its size"
+        )
+        words += f" ({trend})"
+    else:
+        words = (
+            f"the gradient reaching step 0 is not finite: {result.dtype} overflowed at step"
+            f" {result.overflow_step} ({result.overflow_pass} pass)"
+        )
+    rows = [
+        ("In words", words),
+        ("gradient at step 0, ‖∂L/∂h₀‖", f"<b>{format_number(result.gradient_at_step_0)}</b>"),
+        ("‖∂L/∂W‖ (sum over steps)", format_number(result.weight_grad_norm)),
+        (
+            "largest term of ∂L/∂W",
+            f"step {result.dominant_step} of {steps}" if result.dominant_step else "none finite",
+        ),
+    ]
+    if result.largest_singular_value is not None:
+        rows.append(
+            (
+                "Pascanu et al. 2013",
+                f"λ₁(W) = {format_number(result.largest_singular_value)} vs 1/γ ="
+                f" {format_number(result.pascanu_threshold)}: "
+                + (
+                    "λ₁ < 1/γ, sufficient for vanishing"
+                    if result.vanishing_guaranteed
+                    else "λ₁ > 1/γ, necessary for exploding (not sufficient)"
+                    if result.exploding_possible
+                    else "λ₁ = 1/γ, the boundary"
+                ),
+            )
+        )
+    rows.append(
+        (
+            f"{result.dtype} overflow",
+            "none"
+            if result.overflow_step is None
+            else f"<b style='color:#D55E00'>step {result.overflow_step}</b>"
+            f" ({result.overflow_pass} pass)",
+        )
+    )
+    body = "".join(f"<tr><td>{label}</td><td>{value}</td></tr>" for label, value in rows)
+    return f"<table style='font-size:14px'>{body}</table>"

@@ -1,0 +1,197 @@
+"""The spectra panel: gaussian and orthogonal weights side by side at the same scale.
+
+Both networks are built by ``explorer.core.jacobian_spectra`` at the same depth (or sequence
+length), width, scale and activation; the histograms share their x axis, so a student sees the
+orthogonal spectrum stay at scale^L while the gaussian one spreads (Saxe et al. 2013; Pennington
+et al. 2017).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+import matplotlib as mpl
+
+from explorer.core import ACTIVATIONS, NETWORKS, SpectrumResult, jacobian_spectra
+from explorer.panels.base import Bounds, Panel, make_figure
+from explorer.panels.redraw import Redrawer
+from explorer.plots.spectrum import SpectrumView, decades, spectrum_limits
+from explorer.plots.style import BLUE, FONT_SIZE, GREEN, format_number
+
+INITS_COMPARED = ("gaussian", "orthogonal")
+# one refresh costs about length * width^2 (a QR factorisation per step, both inits in one
+# pass): 600,000 keeps it within about 200 ms here (benchmarks/bench_spectrum.py)
+COMPUTE_BUDGET = 600_000
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "Linear, scale 1, 100 layers: isometry vs spread": {
+        "network": "deep",
+        "length": 100,
+        "width": 32,
+        "weight_scale": 1.0,
+        "activation": "linear",
+    },
+    "tanh at the edge of chaos (scale 1), 200 layers": {
+        "network": "deep",
+        "length": 200,
+        "width": 32,
+        "weight_scale": 1.0,
+        "activation": "tanh",
+    },
+    "ReLU, He scale √2, 50 layers": {
+        "network": "deep",
+        "length": 50,
+        "width": 64,
+        "weight_scale": 2**0.5,
+        "activation": "relu",
+    },
+    "Recurrent tanh, 200 steps": {
+        "network": "recurrent",
+        "length": 200,
+        "width": 32,
+        "weight_scale": 1.0,
+        "activation": "tanh",
+    },
+}
+
+
+def _controls() -> dict[str, widgets.ValueWidget]:
+    style = {"description_width": "110px"}
+    wide = widgets.Layout(width="340px")
+    return {
+        "network": widgets.ToggleButtons(
+            options=NETWORKS,
+            value="deep",
+            description="network",
+            style={"description_width": "110px", "button_width": "90px"},
+        ),
+        "length": widgets.IntSlider(
+            value=100, min=1, max=1000, description="depth / steps", style=style, layout=wide
+        ),
+        "width": widgets.IntSlider(
+            value=32, min=1, max=128, description="width", style=style, layout=wide
+        ),
+        "weight_scale": widgets.FloatSlider(
+            value=1.0,
+            min=0.1,
+            max=3.0,
+            step=0.01,
+            description="weight scale",
+            readout_format=".3g",
+            style=style,
+            layout=wide,
+        ),
+        "activation": widgets.Dropdown(
+            options=ACTIVATIONS,
+            value="linear",
+            description="activation",
+            style=style,
+            layout=wide,
+        ),
+        "seed": widgets.BoundedIntText(
+            value=0,
+            min=0,
+            max=2**31 - 1,
+            description="seed",
+            style=style,
+            layout=widgets.Layout(width="220px"),
+        ),
+    }
+
+
+BOUNDS = {
+    "length": Bounds(1, 1000, integer=True),
+    "width": Bounds(1, 128, integer=True),
+    "weight_scale": Bounds(0.1, 3.0),
+    "seed": Bounds(0, 2**31 - 1, integer=True),
+}
+
+
+class SpectrumPanel(Panel):
+    """End-to-end Jacobian spectra, gaussian beside orthogonal, at the chosen settings."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(_controls(), BOUNDS, **kwargs)
+        with mpl.rc_context({"font.size": FONT_SIZE}):
+            self.figure = make_figure(12.0, 3.8, columns=2)
+            axes = self.figure.subplots(1, 2, sharey=False)
+            self.views = (SpectrumView(axes[0], BLUE), SpectrumView(axes[1], GREEN))
+        self.redrawer = Redrawer(self.figure, [a for v in self.views for a in v.artists])
+        self.preset = widgets.Dropdown(
+            options=["(choose a preset)", *PRESETS],
+            description="preset",
+            style={"description_width": "110px"},
+            layout=widgets.Layout(width="340px"),
+        )
+        self.preset.observe(self._on_preset, names="value")
+        c = self.controls
+        self.children = [
+            widgets.HTML(
+                "<b>Spectra</b>: every singular value of the end-to-end Jacobian (∂a_L/∂a_0, or"
+                " ∂h_T/∂h_0), gaussian and orthogonal weights at the same scale."
+            ),
+            widgets.HBox(
+                [
+                    widgets.VBox([self.preset, c["length"], c["width"]]),
+                    widgets.VBox([c["weight_scale"], c["activation"], c["seed"]]),
+                    widgets.VBox([c["network"]]),
+                ]
+            ),
+            self.figure.canvas,
+            self.readout,
+            self.status,
+        ]
+        self.refresh()
+
+    def over_budget(self, params: dict[str, Any]) -> str | None:
+        cost = params["length"] * params["width"] ** 2
+        if cost <= COMPUTE_BUDGET:
+            return None
+        return (
+            f"length {params['length']} × width {params['width']}² = {cost:,} is beyond this"
+            f" panel's compute budget of {COMPUTE_BUDGET:,}: at width {params['width']} use"
+            f" length ≤ {COMPUTE_BUDGET // params['width'] ** 2}."
+            " The plots still show the last setting."
+        )
+
+    def compute(self, params: dict[str, Any]) -> tuple[SpectrumResult, ...]:
+        return jacobian_spectra(inits=INITS_COMPARED, **params)
+
+    def show(self, result: tuple[SpectrumResult, ...]) -> None:
+        limits = spectrum_limits(list(result), self.views[0].ax.get_xlim())
+        for view, spectrum in zip(self.views, result, strict=True):
+            view.update(spectrum, limits, f"{spectrum.init} weights")
+        self.redrawer.redraw()
+        self.readout.value = readout_html(result)
+
+    def ok_message(self, result: tuple[SpectrumResult, ...]) -> str:
+        first = result[0]
+        what = "layers" if first.network == "deep" else "steps"
+        return f"Computed {2 * first.width} singular values over {first.length} {what}."
+
+    def _on_preset(self, change: dict[str, Any]) -> None:
+        settings = PRESETS.get(change["new"])
+        if settings is not None:
+            self.set_values(**settings)
+
+
+def readout_html(result: tuple[SpectrumResult, ...]) -> str:
+    """Each init's spread in decades, and scale^L."""
+    first = result[0]
+    rows = "".join(
+        f"<tr><td>{r.init}</td><td>largest 10^{_two(r.log10_singular_values[0])},"
+        f" smallest 10^{_two(r.log10_singular_values[-1])}: <b>{decades(r.log10_spread)}"
+        f" decades</b> apart; {r.fraction_within(1.0):.0%} within ×10 of scaleᴸ</td></tr>"
+        for r in result
+    )
+    return (
+        "<table style='font-size:14px'>"
+        f"<tr><td>scaleᴸ</td><td>{format_number(first.weight_scale)}^{first.length} ="
+        f" 10^{_two(first.log10_reference)}</td></tr>{rows}</table>"
+    )
+
+
+def _two(value: float) -> str:
+    """Two decimals without a '-0.00'."""
+    return f"{round(value, 2) + 0.0:.2f}"

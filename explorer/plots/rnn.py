@@ -1,0 +1,219 @@
+"""Views of backpropagation through time (``explorer.core.rnn_gradients`` results).
+
+``TimeDeltaView``: ||dL/dh_k|| over the time steps k = 0..T (and ||dL/dc_k|| for an LSTM), with
+w^(T-k) where that is exact, overflow drawn as marks.
+``StepJacobianView``: the spectral norm of each step Jacobian against 1 and against Pascanu et al.'s
+1/gamma, with lambda_1 of the recurrent matrix.
+``ContributionView``: the norm of each time step's term in dL/dW (Pascanu et al. 2013, eq. 4-5),
+which steps the weight gradient is made of.
+
+Built once on given Axes; ``update(result)`` mutates the artists. They read only the result's
+public fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+
+from explorer.plots.style import (
+    BLACK,
+    BLUE,
+    GREEN,
+    LEGEND,
+    MARKERS_UP_TO,
+    ORANGE,
+    PURPLE,
+    SKY,
+    VERMILLION,
+    finite_limits,
+    index_limits,
+    log10_finite,
+    nonfinite_indices,
+    show_legend,
+    sticky_limits,
+    use_integer_axis,
+    use_log10_axis,
+)
+
+
+def _setup(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    use_log10_axis(ax)
+    use_integer_axis(ax)
+    ax.grid(True, alpha=0.3)
+
+
+def _marks_at_top(marks: Any, indices: np.ndarray, top: float) -> None:
+    marks.set_offsets(
+        np.column_stack([indices, np.full(indices.size, top)]) if indices.size else np.empty((0, 2))
+    )
+
+
+def log10_time_reference(result: Any) -> np.ndarray | None:
+    """(T+1,) log10 |w|^(T-k): exact for a plain linear cell with identity or orthogonal W."""
+    if result.cell != "rnn" or result.activation != "linear" or result.init == "gaussian":
+        return None
+    return (result.seq_len - np.arange(result.seq_len + 1)) * np.log10(result.weight_scale)
+
+
+class TimeDeltaView:
+    """Gradient norm at each time step on a log10 axis."""
+
+    def __init__(self, ax: Axes) -> None:
+        self.ax = ax
+        (self.delta_line,) = ax.plot([], [], color=BLUE, lw=2, label="‖∂L/∂hₖ‖")
+        (self.cell_line,) = ax.plot(
+            [], [], color=GREEN, lw=1.5, ls="--", label="‖∂L/∂cₖ‖ (LSTM cell)"
+        )
+        (self.reference_line,) = ax.plot([], [], color=BLACK, lw=1, ls=":", label="|w|^(T−k)")
+        self.overflow_marks = ax.scatter(
+            [], [], marker="v", s=40, color=VERMILLION, zorder=5, label="inf/NaN", clip_on=False
+        )
+        self.note = ax.text(
+            0.01, 0.03, "", transform=ax.transAxes, color=VERMILLION, fontsize=10, va="bottom"
+        )
+        _setup(ax, "Gradient reaching each step", "time step k", "norm (log scale)")
+        self.legend_handles = [
+            self.delta_line,
+            self.cell_line,
+            self.reference_line,
+            self.overflow_marks,
+        ]
+        show_legend(ax, self.legend_handles, **LEGEND)
+        self.artists = [
+            self.delta_line,
+            self.cell_line,
+            self.reference_line,
+            self.overflow_marks,
+            self.note,
+        ]
+
+    def update(self, result: Any) -> None:
+        steps = np.arange(result.seq_len + 1)
+        delta = log10_finite(result.delta_norms)
+        self.delta_line.set_data(steps, delta)
+        self.delta_line.set_marker("o" if result.seq_len <= MARKERS_UP_TO else "")
+        shown = [delta]
+        cell = result.cell_delta_norms
+        for line, values in (
+            (self.cell_line, None if cell is None else log10_finite(cell)),
+            (self.reference_line, log10_time_reference(result)),
+        ):
+            if values is None:
+                line.set_data([], [])
+                line.set_visible(False)
+                continue
+            line.set_data(steps, values)
+            line.set_visible(True)
+            shown.append(values)
+        low, high = sticky_limits(finite_limits(*shown), self.ax.get_ylim())
+        bad = nonfinite_indices(result.delta_norms, 0)
+        _marks_at_top(self.overflow_marks, bad, high)
+        self.overflow_marks.set_visible(bad.size > 0)
+        self.note.set_text(_delta_note(result, bad.size))
+        show_legend(self.ax, self.legend_handles, **LEGEND)
+        self.ax.set_xlim(index_limits(result.seq_len, first=0))
+        self.ax.set_ylim(low, high)
+
+
+def _delta_note(result: Any, nonfinite: int) -> str:
+    """Where the dtype gave out: overflow to inf/NaN, or underflow to exactly 0."""
+    if result.overflow_step is not None:
+        return (
+            f"{result.dtype} overflow at step {result.overflow_step}"
+            f" ({result.overflow_pass} pass): {nonfinite} step(s) hold inf/NaN"
+        )
+    zero = np.flatnonzero(np.asarray(result.delta_norms) == 0)
+    if zero.size:
+        return f"{result.dtype} underflow: exactly 0 at steps ≤ {zero[-1]} (gap)"
+    return ""
+
+
+class StepJacobianView:
+    """Step Jacobian norms against 1 and against 1/gamma (Pascanu et al. 2013, section 3.1)."""
+
+    def __init__(self, ax: Axes) -> None:
+        self.ax = ax
+        self.unit_line = ax.axhline(0.0, color=BLACK, lw=1, label="1")
+        (self.threshold_line,) = ax.plot(
+            [], [], color=ORANGE, lw=1.5, ls="--", label="1/γ (Pascanu threshold)"
+        )
+        (self.lambda_line,) = ax.plot([], [], color=PURPLE, lw=1.5, ls="-.", label="λ₁ of W")
+        (self.norm_line,) = ax.plot([], [], color=SKY, lw=1.5, label="‖∂sₜ/∂sₜ₋₁‖₂")
+        self.overflow_marks = ax.scatter(
+            [], [], marker="v", s=40, color=VERMILLION, zorder=5, clip_on=False
+        )
+        _setup(ax, "Step Jacobians", "time step t", "spectral norm (log scale)")
+        self.legend_handles = [
+            self.unit_line,
+            self.threshold_line,
+            self.lambda_line,
+            self.norm_line,
+        ]
+        show_legend(ax, self.legend_handles, **LEGEND)
+        self.artists = [self.threshold_line, self.lambda_line, self.norm_line, self.overflow_marks]
+
+    def update(self, result: Any) -> None:
+        steps = np.arange(1, result.seq_len + 1)
+        norms = log10_finite(result.jacobian_norms)
+        self.norm_line.set_data(steps, norms)
+        self.norm_line.set_marker("o" if result.seq_len <= MARKERS_UP_TO else "")
+        left, right = index_limits(result.seq_len, first=1)
+        shown = [norms, np.zeros(1)]
+        for line, value in (
+            (self.threshold_line, result.pascanu_threshold),
+            (self.lambda_line, result.largest_singular_value),
+        ):
+            if value is None or not np.isfinite(value) or value <= 0:
+                line.set_data([], [])
+                line.set_visible(False)
+                continue
+            line.set_data([left, right], [np.log10(value)] * 2)
+            line.set_visible(True)
+            shown.append(np.log10([value]))
+        low, high = finite_limits(*shown, minimum_span=0.5)
+        high += 0.35 * (high - low)  # room for the legend
+        low, high = sticky_limits((low, high), self.ax.get_ylim())
+        _marks_at_top(self.overflow_marks, nonfinite_indices(result.jacobian_norms, 1), high)
+        show_legend(self.ax, self.legend_handles, **LEGEND)
+        self.ax.set_xlim(left, right)
+        self.ax.set_ylim(low, high)
+
+
+class ContributionView:
+    """Norm of each time step's term in dL/dW, with the step that dominates marked."""
+
+    def __init__(self, ax: Axes) -> None:
+        self.ax = ax
+        (self.term_line,) = ax.plot([], [], color=GREEN, lw=1.5, label="‖term of step t‖")
+        self.dominant = ax.scatter(
+            [], [], marker="*", s=120, color=VERMILLION, zorder=5, label="largest term"
+        )
+        self.note = ax.text(0.01, 0.03, "", transform=ax.transAxes, fontsize=10, va="bottom")
+        _setup(ax, "What each step adds to ∂L/∂W", "time step t", "Frobenius norm (log scale)")
+        ax.legend(**LEGEND)
+        self.artists = [self.term_line, self.dominant, self.note]
+
+    def update(self, result: Any) -> None:
+        steps = np.arange(1, result.seq_len + 1)
+        terms = log10_finite(result.weight_grad_contributions)
+        self.term_line.set_data(steps, terms)
+        self.term_line.set_marker("o" if result.seq_len <= MARKERS_UP_TO else "")
+        step = result.dominant_step
+        if step and np.isfinite(terms[step - 1]):
+            self.dominant.set_offsets([[step, terms[step - 1]]])
+            self.note.set_text(f"largest term: step {step} of {result.seq_len}")
+        else:
+            self.dominant.set_offsets(np.empty((0, 2)))
+            self.note.set_text("no finite term")
+        low, high = sticky_limits(finite_limits(terms), self.ax.get_ylim())
+        self.ax.set_xlim(index_limits(result.seq_len, first=1))
+        self.ax.set_ylim(low, high)
+
+
+__all__ = ["ContributionView", "StepJacobianView", "TimeDeltaView"]

@@ -1,0 +1,116 @@
+"""A view of the end-to-end Jacobian's singular values (``explorer.core.jacobian_spectrum``).
+
+``SpectrumView`` draws their distribution as a histogram of log10 singular values, with a tick per
+singular value along the bottom and the reference scale^L (where an orthogonal linear network puts
+every one of them). Two views side by side with the same x limits compare two inits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+
+from explorer.plots.style import (
+    BLACK,
+    LEGEND,
+    ORANGE,
+    VERMILLION,
+    finite_limits,
+    format_number,
+    sticky_limits,
+    use_log10_axis,
+)
+
+BINS = 40
+
+
+def spectrum_limits(results: list[Any], current: tuple[float, float] | None) -> tuple[float, float]:
+    """Shared x limits (log10) covering every finite singular value and each reference."""
+    arrays = [np.asarray(r.log10_singular_values) for r in results]
+    references = [np.array([r.log10_reference]) for r in results]
+    return sticky_limits(finite_limits(*arrays, *references, minimum_span=1.0), current)
+
+
+class SpectrumView:
+    """Histogram of log10 singular values of one end-to-end Jacobian."""
+
+    def __init__(self, ax: Axes, colour: str) -> None:
+        self.ax = ax
+        self.bars = ax.stairs(
+            np.zeros(BINS),
+            np.linspace(0, 1, BINS + 1),
+            fill=True,
+            color=colour,
+            alpha=0.75,
+            label="singular values",
+        )
+        self.rug = ax.scatter([], [], marker="|", s=120, color=BLACK, lw=1, zorder=4)
+        self.reference = ax.axvline(0.0, color=ORANGE, lw=2, ls="--", label="scaleᴸ")
+        self.note = ax.text(
+            0.01, 0.97, "", transform=ax.transAxes, va="top", fontsize=10, color=BLACK
+        )
+        self.lost = ax.text(
+            0.01, 0.80, "", transform=ax.transAxes, va="top", fontsize=10, color=VERMILLION
+        )
+        ax.set_xlabel("singular value σ (log scale)")
+        ax.set_ylabel("how many")
+        use_log10_axis(ax, axis="x")
+        ax.grid(True, alpha=0.3)
+        ax.legend(**LEGEND)
+        self.artists = [self.bars, self.rug, self.reference, self.note, self.lost]
+
+    def update(self, result: Any, limits: tuple[float, float], title: str) -> None:
+        """Redraw for ``result`` on x ``limits`` (shared with the view beside it)."""
+        values = np.asarray(result.log10_singular_values, dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        edges = _bin_edges(limits, result.log10_reference)
+        counts, _ = np.histogram(finite, bins=edges)
+        self.bars.set_data(counts, edges)
+        top = 1.6 * max(int(counts.max(initial=0)), 1)  # room above for the text
+        self.rug.set_offsets(
+            np.column_stack([finite, np.full(finite.size, -0.06 * top)])
+            if finite.size
+            else np.empty((0, 2))
+        )
+        self.reference.set_xdata([result.log10_reference] * 2)
+        spread = result.log10_spread
+        self.note.set_text(
+            f"σ from {_power(values[0])} to {_power(values[-1])}"
+            f"\n{decades(spread)} decades apart"
+            f"\n{result.fraction_within(1.0):.0%} within ×10 of scaleᴸ"
+        )
+        zero, bad = int(np.sum(values == -np.inf)), int(np.sum(np.isnan(values)))
+        self.lost.set_text(
+            (f"{zero} direction(s) mapped to 0" if zero else "")
+            + (f"{bad} not finite (overflow)" if bad else "")
+        )
+        self.ax.set_title(title)
+        self.ax.set_xlim(limits)
+        self.ax.set_ylim(-0.12 * top, top)  # the rug below 0
+
+
+def _bin_edges(limits: tuple[float, float], centre: float) -> np.ndarray:
+    """About BINS equal bins over ``limits``, one of them centred on ``centre`` (so values at
+    scale^L, up to rounding, fall in one bin rather than straddling an edge)."""
+    width = (limits[1] - limits[0]) / BINS
+    first = np.floor((limits[0] - centre) / width - 0.5)
+    last = np.ceil((limits[1] - centre) / width + 0.5)
+    return centre + (np.arange(first, last + 1) - 0.5) * width
+
+
+def _power(log10_value: float) -> str:
+    if not np.isfinite(log10_value):
+        return "0" if log10_value == -np.inf else "nan"
+    return f"10^{round(log10_value, 1) + 0.0:.1f}"  # + 0.0: no "-0.0"
+
+
+def decades(spread: float) -> str:
+    """A spread in decades for a readout: '0' below rounding, '1.29', '212.4', 'inf', 'nan'."""
+    if not np.isfinite(spread):
+        return str(spread)
+    return "0" if spread < 5e-12 else format_number(spread)
+
+
+__all__ = ["SpectrumView", "decades", "spectrum_limits"]
