@@ -1,0 +1,107 @@
+"""The spectra and phase-diagram panels, and the App that links them, driven from Python."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from matplotlib.backend_bases import MouseEvent
+
+from explorer import App
+from explorer.core import jacobian_spectrum, mean_field_chi
+from explorer.panels import ChainPanel, PhasePanel, RNNPanel, SpectrumPanel
+from explorer.panels.phase import COMPUTE_BUDGET as PHASE_BUDGET
+from explorer.panels.spectrum import COMPUTE_BUDGET as SPECTRUM_BUDGET
+
+
+@pytest.fixture(scope="module")
+def spectra() -> SpectrumPanel:
+    return SpectrumPanel()
+
+
+@pytest.fixture(scope="module")
+def phase() -> PhasePanel:
+    return PhasePanel()
+
+
+def test_orthogonal_linear_spectrum_sits_at_scale_to_the_L(spectra: SpectrumPanel) -> None:
+    """Saxe et al. 2013: every singular value of an orthogonal linear product is scale^L."""
+    spectra.set_values(network="deep", length=60, width=16, weight_scale=1.1, activation="linear")
+    gaussian, orthogonal = spectra.result
+    np.testing.assert_allclose(orthogonal.log10_singular_values, 60 * np.log10(1.1), atol=1e-12)
+    assert gaussian.log10_spread > 20  # gaussian factors spread them (Lyapunov spectrum)
+    reference = jacobian_spectrum("deep", 60, 16, 1.1, "gaussian", "linear")
+    np.testing.assert_allclose(gaussian.log10_singular_values, reference.log10_singular_values)
+    # each histogram holds every singular value, on shared x limits
+    for view in spectra.views:
+        assert view.bars.get_data().values.sum() == 16
+    assert spectra.views[0].ax.get_xlim() == spectra.views[1].ax.get_xlim()
+    assert "0 decades" in spectra.readout.value
+
+
+def test_recurrent_spectrum_and_budget(spectra: SpectrumPanel) -> None:
+    spectra.set_values(network="recurrent", length=30, width=8, activation="tanh")
+    assert spectra.result[0].network == "recurrent"
+    before = spectra.result
+    spectra.set_values(length=1000, width=128)
+    assert spectra.result is before
+    assert f"length ≤ {SPECTRUM_BUDGET // 128**2}" in spectra.status.value
+
+
+def test_phase_panel_measures_and_marks_the_choice(phase: PhasePanel) -> None:
+    result = phase.result
+    assert result.log10_growth.shape == (result.bias_stds.size, result.weight_stds.size)
+    assert phase.view.critical is not None  # tanh: chi_1 = 1 crosses the grid
+    phase.weight_std.value = 2.0
+    assert list(phase.view.choice.get_xdata()) == [2.0]
+    chi, _ = mean_field_chi(2.0, 0.0, "tanh")
+    assert f"χ₁ = <b>{chi:.4g}</b>" in phase.readout.value
+    assert "exploding (chaotic)" in phase.readout.value
+
+
+def test_phase_panel_budget_and_tampered_choice(phase: PhasePanel) -> None:
+    before = phase.result
+    phase.set_values(depth=200, width=256)
+    assert phase.result is before
+    assert f"depth ≤ {PHASE_BUDGET // 256**2}" in phase.status.value
+    phase.set_values(depth=50, width=128)
+    phase.bias_std.max = 50.0
+    phase.bias_std.value = 40.0
+    assert phase.bias_std.max == 1.0
+    assert phase.bias_std.value == 1.0
+    assert "outside" in phase.status.value
+
+
+def _click(panel: PhasePanel, weight_std: float, bias_std: float) -> None:
+    """A mouse press at data point (weight_std, bias_std), as ipympl delivers it."""
+    x, y = panel.view.ax.transData.transform((weight_std, bias_std))
+    event = MouseEvent("button_press_event", panel.figure.canvas, x, y, button=1)
+    panel.figure.canvas.callbacks.process("button_press_event", event)
+
+
+def test_click_on_the_phase_diagram_loads_the_deep_network_panel() -> None:
+    app = App()
+    phase, deep = app.panels["Phase diagram"], app.panels["Deep network"]
+    assert isinstance(deep, ChainPanel)
+    app.tabs.selected_index = 3
+    _click(phase, 1.5, 0.3)
+    assert app.tabs.selected_index == 0
+    result = deep.result
+    assert (result.init, result.activation, result.depth, result.width) == (
+        "gaussian",
+        "tanh",
+        50,
+        128,
+    )
+    assert result.weight_scale == pytest.approx(1.5)
+    assert result.bias_scale == pytest.approx(0.3)
+    assert "Loaded σ_w = 1.50, σ_b = 0.30" in phase.status.value
+    # the keyboard path: the two sliders and the button
+    phase.weight_std.value, phase.bias_std.value = 0.8, 0.1
+    phase.load.click()
+    assert deep.result.weight_scale == pytest.approx(0.8)
+
+
+def test_app_has_four_tabs() -> None:
+    app = App()
+    assert app.tabs.titles == ("Deep network", "Recurrent network", "Spectra", "Phase diagram")
+    assert isinstance(app.panels["Recurrent network"], RNNPanel)
