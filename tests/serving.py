@@ -30,22 +30,27 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-# JavaScript run in the page: how many dark pixels the panel's figure canvas holds (an ipympl
-# canvas is blank until its first image arrives), and a fingerprint of its current image.
-DARK_PIXELS_JS = """() => {
-  const canvas = document.querySelector('.jupyter-matplotlib-canvas-div canvas');
+# JavaScript run in the page: how many dark pixels the visible panel's figure canvas holds (an
+# ipympl canvas is blank until its first image arrives), a fingerprint of its current image, and
+# the visible panel's status line. Panels in hidden tabs have no offsetParent.
+VISIBLE_CANVAS_JS = """[...document.querySelectorAll('.jupyter-matplotlib-canvas-div canvas')]
+  .find(c => c.offsetParent !== null)"""
+VISIBLE_STATUS_JS = """() => ([...document.querySelectorAll('[role=status]')]
+  .find(s => s.offsetParent !== null) || {textContent: ''}).textContent"""
+DARK_PIXELS_JS = f"""() => {{
+  const canvas = {VISIBLE_CANVAS_JS};
   if (!canvas || !canvas.width) return 0;
   const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
   let dark = 0;
-  for (let i = 0; i < data.length; i += 4) {
+  for (let i = 0; i < data.length; i += 4) {{
     if (data[i + 3] > 0 && data[i] + data[i + 1] + data[i + 2] < 200) dark++;
-  }
+  }}
   return dark;
-}"""
-CANVAS_URL_JS = """() => {
-  const canvas = document.querySelector('.jupyter-matplotlib-canvas-div canvas');
+}}"""
+CANVAS_URL_JS = f"""() => {{
+  const canvas = {VISIBLE_CANVAS_JS};
   return canvas ? canvas.toDataURL() : '';
-}"""
+}}"""
 
 
 def chromium_path() -> str | None:
@@ -98,6 +103,18 @@ def voila_server(extra_args: tuple[str, ...] = ()) -> Iterator[str]:
 
 
 VIEWPORT = {"width": 1400, "height": 1000}
+
+
+def wait_for_status(page, text: str, timeout_ms: int = 20_000) -> str:
+    """Wait until the visible panel's status line contains ``text``; return the line."""
+    page.wait_for_function(f"({VISIBLE_STATUS_JS})().includes({text!r})", timeout=timeout_ms)
+    return page.evaluate(VISIBLE_STATUS_JS)
+
+
+def open_tab(page, title: str, timeout_ms: int = 30_000) -> None:
+    """Select the App's tab ``title`` and wait until its figure shows real pixels."""
+    page.locator(".lm-TabBar-tab", has_text=title).click()
+    page.wait_for_function(f"({DARK_PIXELS_JS})() > 2000", timeout=timeout_ms, polling=100)
 
 
 def open_app(browser, url: str, timeout_ms: int = 90_000):

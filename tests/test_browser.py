@@ -16,9 +16,13 @@ import pytest
 from tests.serving import (
     CANVAS_URL_JS,
     CHROMIUM_ARGS,
+    VISIBLE_CANVAS_JS,
+    VISIBLE_STATUS_JS,
     chromium_path,
     open_app,
+    open_tab,
     voila_server,
+    wait_for_status,
 )
 
 pytestmark = pytest.mark.browser
@@ -57,8 +61,7 @@ def test_served_page_carries_no_source(server: str) -> None:
 def test_depth_slider_changes_readout_and_repaints_canvas(server: str, browser) -> None:
     page = open_app(browser, server)
     readout = page.locator("text=gradient at layer 1").locator("xpath=ancestor::table")
-    status = page.locator("[role=status]")
-    assert "Computed 20 layers" in status.inner_text()
+    assert "Computed 20 layers" in page.evaluate(VISIBLE_STATUS_JS)
     before_readout = readout.inner_text()
     before_image = page.evaluate(CANVAS_URL_JS)
 
@@ -66,10 +69,7 @@ def test_depth_slider_changes_readout_and_repaints_canvas(server: str, browser) 
     handle.focus()
     handle.press("ArrowRight")
 
-    page.wait_for_function(
-        "() => document.querySelector('[role=status]').textContent.includes('21 layers')",
-        timeout=20_000,
-    )
+    wait_for_status(page, "21 layers")
     assert readout.inner_text() != before_readout
     page.wait_for_function(f"({CANVAS_URL_JS})() !== {before_image!r}", timeout=20_000)
     page.close()
@@ -79,14 +79,45 @@ def test_typed_value_beyond_budget_gets_a_message(server: str, browser) -> None:
     """Typing depth 1000 at width 256 in the slider's readout asks for 1000 x 256^2: the panel
     answers in its status line and keeps its last figure."""
     page = open_app(browser, server)
-    width = page.locator(".widget-slider:has(label:text-is('width')) .widget-readout")
+    width = page.locator(
+        ".widget-slider:has(label:text-is('width')) .widget-readout >> visible=true"
+    )
     width.click()
     page.keyboard.press("Control+A")
     page.keyboard.type("256")
     page.keyboard.press("Enter")
-    page.wait_for_function(
-        "() => document.querySelector('[role=status]').textContent.includes('compute budget')",
-        timeout=20_000,
+    assert "at width 256 use depth ≤ 16" in wait_for_status(page, "compute budget")
+    page.close()
+
+
+def test_recurrent_tab_sequence_slider_recomputes(server: str, browser) -> None:
+    """In the Recurrent network tab, ArrowRight on the sequence slider computes T = 101 and
+    repaints that tab's figure."""
+    page = open_app(browser, server)
+    open_tab(page, "Recurrent network")
+    assert "Computed 100 steps" in wait_for_status(page, "Computed")
+    before_image = page.evaluate(CANVAS_URL_JS)
+    handle = page.locator(".widget-slider:has(label:text-is('sequence T')) .noUi-handle")
+    handle.focus()
+    handle.press("ArrowRight")
+    assert "Computed 101 steps" in wait_for_status(page, "101 steps")
+    page.wait_for_function(f"({CANVAS_URL_JS})() !== {before_image!r}", timeout=20_000)
+    page.close()
+
+
+def test_click_on_phase_diagram_loads_the_deep_network(server: str, browser) -> None:
+    """A click on the phase diagram's heatmap loads that (sigma_w, sigma_b) into the deep-network
+    panel and shows its tab, whose status line then reports the phase panel's depth and width."""
+    page = open_app(browser, server)
+    open_tab(page, "Phase diagram")
+    wait_for_status(page, "Measured 864 networks")
+    box = page.evaluate(
+        f"(() => {{ const r = ({VISIBLE_CANVAS_JS}).getBoundingClientRect();"
+        " return [r.x, r.y, r.width, r.height]; })()"
     )
-    assert "at width 256 use depth ≤ 16" in page.locator("[role=status]").inner_text()
+    x, y, width, height = box
+    page.mouse.click(x + 0.45 * width, y + 0.5 * height)  # inside the heatmap
+    assert "× width 128" in wait_for_status(page, "Computed 50 layers")
+    selected = page.locator(".lm-TabBar-tab.lm-mod-current").inner_text()
+    assert selected == "Deep network"
     page.close()
