@@ -107,8 +107,21 @@ def log10_product_spectrum(jacobians: torch.Tensor) -> np.ndarray:
             for d, u in zip(log_d, rows, strict=True)
         ]
     )
+    # Exact zeros: a factor with k zero rows (or columns) has rank <= n - k, so the product's k
+    # smallest singular values are 0. Rounding in the QR steps would leave them at ~1e-16 of
+    # their neighbours instead, so they are set here (ReLU Jacobians have such rows).
+    for spectrum, lost in zip(spectra, _structural_rank_loss(batch), strict=True):
+        if lost:
+            spectrum[-lost:] = -np.inf
     spectra[~np.isfinite(batch).all(axis=(1, 2, 3))] = np.nan
     return spectra if stack.ndim == 4 else spectra[0]
+
+
+def _structural_rank_loss(stacks: np.ndarray) -> np.ndarray:
+    """(B,) the most zero rows or zero columns any one factor of each product has."""
+    zero_rows = (stacks == 0).all(axis=3).sum(axis=2)  # (B, L)
+    zero_columns = (stacks == 0).all(axis=2).sum(axis=2)
+    return np.maximum(zero_rows, zero_columns).max(axis=1, initial=0)
 
 
 def _qr_product(stacks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -37,6 +37,8 @@ MAX_HIDDEN = 1024
 MAX_SCALE = 1e6
 MAX_SEED = 2**32 - 1
 MAX_GATE_BIAS = 100.0
+# relative rounding of lambda_1 in each dtype: a few ulps times sqrt(n) for n up to 1024
+_PASCANU_RTOL = {"float32": 1e-5, "float64": 1e-13}
 
 
 @dataclass(frozen=True)
@@ -81,16 +83,23 @@ class RNNResult:
     @property
     def vanishing_guaranteed(self) -> bool | None:
         """Plain cell: lambda_1 < 1/gamma, sufficient for the gradient to vanish."""
-        if self.largest_singular_value is None or self.pascanu_threshold is None:
-            return None
-        return self.largest_singular_value < self.pascanu_threshold
+        side = self._pascanu_side()
+        return None if side is None else side < 0
 
     @property
     def exploding_possible(self) -> bool | None:
         """Plain cell: lambda_1 > 1/gamma, necessary (not sufficient) for exploding."""
+        side = self._pascanu_side()
+        return None if side is None else side > 0
+
+    def _pascanu_side(self) -> int | None:
+        """-1, 0 or +1: lambda_1 below, at or above 1/gamma. "At" allows for the rounding of W
+        in ``dtype`` (an orthogonal W at scale 1 has lambda_1 = 1 + 2e-16 in float64)."""
         if self.largest_singular_value is None or self.pascanu_threshold is None:
             return None
-        return self.largest_singular_value > self.pascanu_threshold
+        tolerance = _PASCANU_RTOL[self.dtype] * self.pascanu_threshold
+        difference = self.largest_singular_value - self.pascanu_threshold
+        return 0 if abs(difference) <= tolerance else (1 if difference > 0 else -1)
 
     @property
     def dominant_step(self) -> int:
