@@ -1,16 +1,18 @@
-"""Slider-to-repaint latency in a real browser, and kernel memory, for the deep-network panel.
+"""Slider-to-repaint latency in a real browser, and kernel memory, for one panel of the app.
 
 Voila serves notebooks/explorer.ipynb (the repository's voila.py); headless Chromium opens it.
-Each press of ArrowRight on the depth slider is timed from just before the key press to the first
-time the page paints the figure canvas again (CanvasRenderingContext2D.drawImage on the visible
+Each press of ArrowRight on a panel's slider (by default the deep network's depth; --tab and
+--slider choose another, e.g. --tab "Recurrent network" --slider "sequence T") is timed from
+just before the key press to the first time the page paints the figure canvas again (CanvasRenderingContext2D.drawImage on the visible
 ipympl canvas, hooked before the page loads). The next press waits until that paint is done.
 Kernel memory (VmRSS of the page's kernel, found by the kernel id in the page) is read after the
 notebook ran and after 100 changes. Prints JSON.
-Run: .venv/bin/python benchmarks/bench_browser.py
+Run: .venv/bin/python benchmarks/bench_browser.py [--tab TITLE --slider LABEL]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import sys
@@ -21,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from playwright.sync_api import sync_playwright
 
-from tests.serving import CHROMIUM_ARGS, chromium_path, open_app, voila_server
+from tests.serving import CHROMIUM_ARGS, chromium_path, open_app, open_tab, voila_server
 
 HOOK_PAINTS_JS = """
 window.__paints = [];
@@ -55,6 +57,10 @@ def kernel_rss_mib(kernel_id: str) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tab", default=None, help="the App tab to open first")
+    parser.add_argument("--slider", default="depth L", help="the slider's label")
+    args = parser.parse_args()
     executable = chromium_path()
     if executable is None:
         raise SystemExit("chromium not found: run `make test` once (it installs Debian's chromium)")
@@ -71,11 +77,15 @@ def main() -> None:
         time.sleep(1.0)
         rss_after_run = kernel_rss_mib(kernel_id)
 
-        handle = page.locator(".widget-slider:has(label:text-is('depth L')) .noUi-handle")
+        if args.tab:
+            open_tab(page, args.tab)
+        handle = page.locator(
+            f".widget-slider:has(label:text-is('{args.slider}')) .noUi-handle >> visible=true"
+        )
         handle.focus()
         latencies = []
         for press in range(PRESSES):
-            key = "ArrowRight" if press < PRESSES // 2 else "ArrowLeft"  # depth 20 -> 70 -> 20
+            key = "ArrowRight" if press < PRESSES // 2 else "ArrowLeft"  # e.g. depth 20 -> 70 -> 20
             t0 = page.evaluate("performance.now()")
             handle.press(key)
             page.wait_for_function(
@@ -91,7 +101,8 @@ def main() -> None:
 
     latencies.sort()
     report = {
-        "benchmark": "deep-network panel in Voila + headless Chromium",
+        "benchmark": f"{args.tab or 'Deep network'} panel, slider {args.slider!r},"
+        " in Voila + headless Chromium",
         "page_ready_s": round(page_ready_s, 2),
         "slider_to_repaint_ms": {
             "median": round(statistics.median(latencies), 1),

@@ -8,30 +8,19 @@ Run: .venv/bin/python benchmarks/bench_chain.py
 from __future__ import annotations
 
 import json
-import statistics
-import time
+import sys
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from timing import time_ms
 
 from explorer.core import chain_gradients
 from explorer.panels.chain import COMPUTE_BUDGET
 
 DEFAULTS = {"depth": 20, "width": 32, "weight_scale": 1.5, "init": "gaussian", "activation": "tanh"}
-
-
-def _time_ms(kwargs: dict, repeats: int) -> dict[str, float]:
-    chain_gradients(**kwargs)  # warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        chain_gradients(**kwargs)
-        times.append((time.perf_counter() - start) * 1e3)
-    times.sort()
-    return {
-        "median_ms": round(statistics.median(times), 2),
-        "p90_ms": round(times[int(0.9 * (len(times) - 1))], 2),
-        "repeats": repeats,
-    }
 
 
 def main() -> None:
@@ -47,7 +36,10 @@ def main() -> None:
         "benchmark": "chain_gradients compute per refresh",
         "torch_threads": torch.get_num_threads(),
         "compute_budget": COMPUTE_BUDGET,
-        "cases": {name: _time_ms(kwargs, repeats=15) for name, kwargs in cases.items()},
+        "cases": {
+            name: time_ms(lambda kwargs=kwargs: chain_gradients(**kwargs), repeats=15)
+            for name, kwargs in cases.items()
+        },
     }
     print(json.dumps(report, indent=2))
 

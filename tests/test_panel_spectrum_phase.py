@@ -11,6 +11,7 @@ from explorer.core import jacobian_spectrum, mean_field_chi
 from explorer.panels import ChainPanel, PhasePanel, RNNPanel, SpectrumPanel
 from explorer.panels.phase import COMPUTE_BUDGET as PHASE_BUDGET
 from explorer.panels.spectrum import COMPUTE_BUDGET as SPECTRUM_BUDGET
+from explorer.panels.spectrum import compute_cost
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +43,11 @@ def test_recurrent_spectrum_and_budget(spectra: SpectrumPanel) -> None:
     spectra.set_values(network="recurrent", length=30, width=8, activation="tanh")
     assert spectra.result[0].network == "recurrent"
     before = spectra.result
-    spectra.set_values(length=1000, width=128)
+    spectra.set_values(length=1000, width=64)
     assert spectra.result is before
-    assert f"length ≤ {SPECTRUM_BUDGET // 128**2}" in spectra.status.value
+    assert f"length ≤ {SPECTRUM_BUDGET // 64**2}" in spectra.status.value
+    assert compute_cost(1000, 64) > SPECTRUM_BUDGET
+    assert compute_cost(100, 8) == compute_cost(100, 32)  # per-step overhead below width 32
 
 
 def test_phase_panel_measures_and_marks_the_choice(phase: PhasePanel) -> None:

@@ -143,9 +143,10 @@ def _qr_product(stacks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             norms = np.linalg.norm(mixed, axis=2)
             log_d = log_d + np.log(norms)  # a zero row: -inf, that direction is gone
             rows = mixed / np.where(norms > 0, norms, 1.0)[:, :, None]
-            order = np.argsort(-log_d, axis=1, kind="stable")
-            log_d, rows = log_d[index, order], rows[index, order]
-            q = np.take_along_axis(q, order[:, None, :], axis=2)
+            if (np.diff(log_d, axis=1) > 0).any():  # keep d sorted largest first
+                order = np.argsort(-log_d, axis=1, kind="stable")
+                log_d, rows = log_d[index, order], rows[index, order]
+                q = np.take_along_axis(q, order[:, None, :], axis=2)
     return log_d, rows
 
 

@@ -20,8 +20,9 @@ from explorer.plots.rnn import ContributionView, StepJacobianView, TimeDeltaView
 from explorer.plots.style import FONT_SIZE, format_number
 
 # One refresh costs about T * S^3 (a spectral norm per step Jacobian of size S: S = n, or 2n for
-# the LSTM's (h, c) state): 1.2e8 keeps it within about 200 ms here (benchmarks/bench_rnn.py).
-COMPUTE_BUDGET = 120_000_000
+# the LSTM's (h, c) state): 8e7 keeps compute, views and redraw within about 200 ms here with
+# one thread (benchmarks/bench_issue3_panels.py).
+COMPUTE_BUDGET = 80_000_000
 
 
 def state_size(cell: str, hidden_size: int) -> int:

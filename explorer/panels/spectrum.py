@@ -20,9 +20,16 @@ from explorer.plots.spectrum import SpectrumView, decades, spectrum_limits
 from explorer.plots.style import BLUE, FONT_SIZE, GREEN, format_number
 
 INITS_COMPARED = ("gaussian", "orthogonal")
-# one refresh costs about length * width^2 (a QR factorisation per step, both inits in one
-# pass): 600,000 keeps it within about 200 ms here (benchmarks/bench_spectrum.py)
-COMPUTE_BUDGET = 600_000
+# one refresh costs about length * max(width, 32)^2 (a QR factorisation per step for both inits
+# in one pass, whose fixed cost dominates below width 32, then one Jacobi SVD per init):
+# 250,000 keeps it within about 200 ms here with one thread (benchmarks/bench_issue3_panels.py)
+COMPUTE_BUDGET = 250_000
+
+
+def compute_cost(length: int, width: int) -> int:
+    """Cost units of one refresh, compared with COMPUTE_BUDGET."""
+    return length * max(width, 32) ** 2
+
 
 PRESETS: dict[str, dict[str, Any]] = {
     "Linear, scale 1, 100 layers: isometry vs spread": {
@@ -70,7 +77,7 @@ def _controls() -> dict[str, widgets.ValueWidget]:
             value=100, min=1, max=1000, description="depth / steps", style=style, layout=wide
         ),
         "width": widgets.IntSlider(
-            value=32, min=1, max=128, description="width", style=style, layout=wide
+            value=32, min=1, max=64, description="width", style=style, layout=wide
         ),
         "weight_scale": widgets.FloatSlider(
             value=1.0,
@@ -102,7 +109,7 @@ def _controls() -> dict[str, widgets.ValueWidget]:
 
 BOUNDS = {
     "length": Bounds(1, 1000, integer=True),
-    "width": Bounds(1, 128, integer=True),
+    "width": Bounds(1, 64, integer=True),
     "weight_scale": Bounds(0.1, 3.0),
     "seed": Bounds(0, 2**31 - 1, integer=True),
 }
@@ -145,13 +152,14 @@ class SpectrumPanel(Panel):
         self.refresh()
 
     def over_budget(self, params: dict[str, Any]) -> str | None:
-        cost = params["length"] * params["width"] ** 2
+        length, width = params["length"], params["width"]
+        cost = compute_cost(length, width)
         if cost <= COMPUTE_BUDGET:
             return None
         return (
-            f"length {params['length']} × width {params['width']}² = {cost:,} is beyond this"
-            f" panel's compute budget of {COMPUTE_BUDGET:,}: at width {params['width']} use"
-            f" length ≤ {COMPUTE_BUDGET // params['width'] ** 2}."
+            f"length {length} × max(width, 32)² = {cost:,} is beyond this panel's compute budget"
+            f" of {COMPUTE_BUDGET:,} (one refresh within about 200 ms): at width {width} use"
+            f" length ≤ {COMPUTE_BUDGET // max(width, 32) ** 2}."
             " The plots still show the last setting."
         )
 

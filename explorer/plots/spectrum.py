@@ -19,6 +19,7 @@ from explorer.plots.style import (
     VERMILLION,
     finite_limits,
     format_number,
+    nice_ceiling,
     sticky_limits,
     use_log10_axis,
 )
@@ -68,7 +69,7 @@ class SpectrumView:
         edges = _bin_edges(limits, result.log10_reference)
         counts, _ = np.histogram(finite, bins=edges)
         self.bars.set_data(counts, edges)
-        top = 1.6 * max(int(counts.max(initial=0)), 1)  # room above for the text
+        top = _sticky_top(1.6 * max(int(counts.max(initial=0)), 1), self.ax.get_ylim()[1])
         self.rug.set_offsets(
             np.column_stack([finite, np.full(finite.size, -0.06 * top)])
             if finite.size
@@ -89,6 +90,14 @@ class SpectrumView:
         self.ax.set_title(title)
         self.ax.set_xlim(limits)
         self.ax.set_ylim(-0.12 * top, top)  # the rug below 0
+
+
+def _sticky_top(wanted: float, current: float) -> float:
+    """The y limit above the tallest bar (and the text): kept while it still fits, so most
+    updates redraw only the data."""
+    if wanted <= current <= 2.5 * wanted:
+        return current
+    return nice_ceiling(wanted)
 
 
 def _bin_edges(limits: tuple[float, float], centre: float) -> np.ndarray:
