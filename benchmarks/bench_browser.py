@@ -3,10 +3,11 @@
 Voila serves notebooks/explorer.ipynb (the repository's voila.py); headless Chromium opens it.
 Each press of ArrowRight on a panel's slider (by default the deep network's depth; --tab and
 --slider choose another, e.g. --tab "Recurrent network" --slider "sequence T") is timed from
-just before the key press to the first time the page paints the figure canvas again (CanvasRenderingContext2D.drawImage on the visible
-ipympl canvas, hooked before the page loads). The next press waits until that paint is done.
-Kernel memory (VmRSS of the page's kernel, found by the kernel id in the page) is read after the
-notebook ran and after 100 changes. Prints JSON.
+just before the key press to the first time the page paints the figure canvas again
+(CanvasRenderingContext2D.drawImage on the visible ipympl canvas, hooked before the page
+loads). The next press waits until that paint is done. Kernel memory (VmRSS of the page's
+kernel, found by the kernel id in the page) is read after the notebook ran and after 100
+changes. Prints JSON.
 Run: .venv/bin/python benchmarks/bench_browser.py [--tab TITLE --slider LABEL]
 """
 
@@ -23,7 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from playwright.sync_api import sync_playwright
 
-from tests.serving import CHROMIUM_ARGS, chromium_path, open_app, open_tab, voila_server
+from tests.serving import (
+    CHROMIUM_ARGS,
+    VISIBLE_STATUS_JS,
+    chromium_path,
+    open_app,
+    open_tab,
+    voila_server,
+)
 
 HOOK_PAINTS_JS = """
 window.__paints = [];
@@ -94,7 +102,7 @@ def main() -> None:
             first = page.evaluate(f"Math.min(...window.__paints.filter(t => t > {t0}))")
             latencies.append(first - t0)
             time.sleep(0.15)  # let any late message land before the next press
-        final_status = page.locator("[role=status]").inner_text()
+        final_status = page.evaluate(VISIBLE_STATUS_JS)
         time.sleep(1.0)
         rss_after_changes = kernel_rss_mib(kernel_id)
         browser.close()
