@@ -83,7 +83,7 @@ def _click(panel: PhasePanel, weight_std: float, bias_std: float) -> None:
 
 def test_click_on_the_phase_diagram_loads_the_deep_network_panel() -> None:
     app = App()
-    phase, deep = app.panels["Phase diagram"], app.panels["Deep network"]
+    phase, deep = app.panel("Phase diagram"), app.panel("Deep network")
     assert isinstance(deep, ChainPanel)
     app.tabs.selected_index = 3
     _click(phase, 1.5, 0.3)
@@ -104,7 +104,13 @@ def test_click_on_the_phase_diagram_loads_the_deep_network_panel() -> None:
     assert deep.result.weight_scale == pytest.approx(0.8)
 
 
-def test_app_has_four_tabs() -> None:
+def test_app_builds_a_tab_when_it_is_first_selected() -> None:
     app = App()
     assert app.tabs.titles == ("Deep network", "Recurrent network", "Spectra", "Phase diagram")
+    assert list(app.panels) == ["Deep network"]  # the others wait for their tab
+    app.tabs.selected_index = 1
     assert isinstance(app.panels["Recurrent network"], RNNPanel)
+    assert app.tabs.children[1].children == (app.panels["Recurrent network"],)
+    app.tabs.selected_index = 0
+    app.tabs.selected_index = 1
+    assert list(app.panels) == ["Deep network", "Recurrent network"]  # built once
