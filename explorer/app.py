@@ -47,7 +47,13 @@ class App(widgets.VBox):
     def panel(self, name: str) -> Panel:
         """The panel of tab ``name``, built the first time it is asked for."""
         if name not in self.panels:
-            panel = PANELS[name]()
+            try:
+                panel = PANELS[name]()
+            except Exception as error:  # say so in the tab rather than "Loading…" forever
+                self._slots[name].children = [
+                    widgets.HTML(f"<b>This tab failed to start</b>: {type(error).__name__}")
+                ]
+                raise
             if isinstance(panel, PhasePanel):
                 panel.on_choose.append(self.load_deep_network)
             self.panels[name] = panel

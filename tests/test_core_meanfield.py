@@ -251,3 +251,22 @@ def test_mean_field_bad_arguments_raise_value_error_naming_them(kwargs: dict, na
 def test_phase_diagram_bad_arguments_raise_value_error_naming_them(kwargs: dict, name: str) -> None:
     with pytest.raises(ValueError, match=rf"^{name} must"):
         phase_diagram(**{"depth": 8, "width": 8, **kwargs})
+
+
+def test_std_beyond_the_accurate_range_is_refused() -> None:
+    """The quadrature is exact to float64 for q up to ~200 (sigma <= 10); beyond it would be
+    silently wrong (at sigma_w = sigma_b = 100 it was off by 36 %), so it is refused."""
+    assert np.isfinite(mean_field_chi(10.0, 10.0, "tanh")[0])
+    with pytest.raises(ValueError, match=r"weight_std must be a real number in \[0, 10\]"):
+        mean_field_chi(10.5, 0.0, "tanh")
+    with pytest.raises(ValueError, match="bias_stds"):
+        phase_diagram("tanh", bias_stds=np.array([0.0, 11.0]))
+
+
+def test_a_gradient_that_becomes_zero_grows_by_minus_infinity() -> None:
+    """sigma_w = 0: every weight is 0, so the gradient below the output is exactly 0; the
+    measured log growth is -inf (not NaN from 0/0), and chi_1 = 0."""
+    result = phase_diagram("tanh", np.array([0.0, 1.0]), np.array([0.0, 0.5]), depth=10, width=8)
+    assert np.isneginf(result.log10_growth[:, 0]).all()
+    assert np.isfinite(result.log10_growth[:, 1]).all()
+    assert (result.chi_1[:, 0] == 0).all()

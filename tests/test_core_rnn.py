@@ -426,3 +426,40 @@ def test_same_seed_same_result_other_seed_other_result() -> None:
     c = rnn_gradients(20, 8, seed=8)
     np.testing.assert_array_equal(a.delta_norms, b.delta_norms)
     assert not np.array_equal(a.delta_norms, c.delta_norms)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_gate_bias_matches_torch_cells_with_that_bias(cell: str) -> None:
+    """gate_bias is the bias of the LSTM's forget gate (block f of i, f, g, o) or the GRU's
+    update gate (block z of r, z, n): torch's own cell with bias_ih = the network's bias and
+    bias_hh = 0 gives the same gradients, and a large bias keeps more of the gradient over time
+    (the gate holds the state: Gers et al. 2000; Jozefowicz et al. 2015)."""
+    seq_len, n, bias = 40, 6, 2.5
+    net = rnn_network(seq_len, n, 1.0, "gaussian", cell, "float64", 1.0, 2, bias)
+    block = net.bias.reshape(-1, n)
+    assert (block[1] == bias).all()
+    assert (block[[0, *range(2, block.shape[0])]] == 0).all()
+    torch_cell = (torch.nn.LSTMCell if cell == "lstm" else torch.nn.GRUCell)(
+        n, n, dtype=torch.float64
+    )
+    with torch.no_grad():
+        torch_cell.weight_hh.copy_(net.weight_hh)
+        torch_cell.weight_ih.copy_(net.weight_ih)
+        torch_cell.bias_ih.copy_(net.bias)
+        torch_cell.bias_hh.zero_()
+    h = torch.zeros(1, n, dtype=torch.float64, requires_grad=True)
+    c = torch.zeros(1, n, dtype=torch.float64)
+    states = [h]
+    for x in net.inputs:
+        if cell == "lstm":
+            h, c = torch_cell(x[None], (h, c))
+        else:
+            h = torch_cell(x[None], h)
+        h.retain_grad()
+        states.append(h)
+    (h.sum() / math.sqrt(n)).backward()
+    expected = np.array([float(state.grad.norm()) for state in states])
+    result = rnn_gradients(seq_len, n, 1.0, "gaussian", "tanh", cell, "float64", 1.0, 2, bias)
+    np.testing.assert_allclose(result.delta_norms, expected, rtol=1e-12)
+    unbiased = rnn_gradients(seq_len, n, 1.0, "gaussian", "tanh", cell, "float64", 1.0, 2)
+    assert result.growth_ratio > 100 * unbiased.growth_ratio

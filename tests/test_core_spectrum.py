@@ -12,7 +12,7 @@ import torch
 
 from explorer.core import NETWORKS, jacobian_spectrum
 from explorer.core.linalg import log10_product_singular_values, log10_product_spectrum
-from explorer.core.rnn import rnn_network
+from explorer.core.rnn import rnn_jacobians, rnn_network
 
 
 def _mp_log10_singular_values(stack: np.ndarray, dps: int = 400) -> np.ndarray:
@@ -112,12 +112,19 @@ def test_a_zero_row_or_column_anywhere_gives_minus_infinity(where: str) -> None:
 
 
 def test_relu_recurrent_spectrum_reports_exact_zeros() -> None:
-    """A ReLU step Jacobian has zero rows where a unit is off: the product has at least that many
-    zero singular values (at 300 digits mpmath puts them at ~1e-301, i.e. zero)."""
+    """A ReLU step Jacobian has zero rows where a unit is off (here up to 4 of 6 in one step):
+    the product has that many zero singular values. At 300 digits mpmath puts them at 10^-300
+    or below, i.e. zero; ours are -inf, and the nonzero ones agree to 1e-11."""
     result = jacobian_spectrum("recurrent", 12, 6, 1.5, "gaussian", "relu", 1)
+    jacobians = rnn_jacobians(12, 6, 1.5, "gaussian", "relu", "rnn", 1.0, 1).numpy()
+    reference = _mp_log10_singular_values(jacobians)
+    zeros = reference < -250
+    assert zeros.sum() == 4
     values = result.log10_singular_values
-    assert np.isneginf(values).sum() >= 1
-    assert np.isfinite(values[0])
+    np.testing.assert_array_equal(np.isneginf(values), zeros)
+    np.testing.assert_allclose(values[~zeros], reference[~zeros], rtol=0, atol=1e-11)
+    assert result.lost_directions == 4
+    assert result.log10_spread == pytest.approx(reference[0] - reference[~zeros][-1], abs=1e-11)
 
 
 def test_nonfinite_factor_gives_nan() -> None:

@@ -61,11 +61,28 @@ def test_phase_panel_measures_and_marks_the_choice(phase: PhasePanel) -> None:
     assert "exploding (chaotic)" in phase.readout.value
 
 
+def test_new_diagram_is_drawn_in_full(phase: PhasePanel) -> None:
+    """The heatmap and the chi_1 = 1 line are not blitted artists: a new diagram must redraw
+    the whole figure, even when the axis limits stay the same."""
+    phase.figure.canvas.draw()
+    full = phase.redrawer.full_draws
+    phase.controls["depth"].value = 40
+    assert phase.redrawer.full_draws == full + 1
+    np.testing.assert_array_equal(phase.view.image.get_array(), phase.result.log10_growth)
+    phase.figure.canvas.draw()
+    blits = phase.redrawer.blits
+    phase.weight_std.value = 1.7  # only the marker moves: a blit
+    assert phase.redrawer.blits == blits + 1
+    phase.controls["depth"].value = 50
+
+
 def test_phase_panel_budget_and_tampered_choice(phase: PhasePanel) -> None:
     before = phase.result
     phase.set_values(depth=200, width=256)
     assert phase.result is before
     assert f"depth ≤ {PHASE_BUDGET // 256**2}" in phase.status.value
+    # the choice refers to the diagram shown, not to the refused request
+    assert (phase.chosen()["depth"], phase.chosen()["width"]) == (before.depth, before.width)
     phase.set_values(depth=50, width=128)
     phase.bias_std.max = 50.0
     phase.bias_std.value = 40.0

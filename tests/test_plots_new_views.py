@@ -61,7 +61,7 @@ def test_rnn_views_survive_overflow_and_nan() -> None:
         view.update(result)
     figure.canvas.draw()
     assert deltas.overflow_marks.get_offsets().shape[0] > 0
-    assert f"step {result.overflow_step}" in deltas.note.get_text()
+    assert f"steps ≤ {result.gradient_overflow_step}" in deltas.note.get_text()
     broken = dataclasses.replace(
         result,
         delta_norms=np.full(251, np.nan),
@@ -72,7 +72,7 @@ def test_rnn_views_survive_overflow_and_nan() -> None:
         view.update(broken)
     figure.canvas.draw()
     assert all(_finite_limits(ax) for ax in figure.axes)
-    assert terms.note.get_text() == "no finite term"
+    assert terms.note.get_text() == "no term above 0 (all 0 or NaN)"
 
 
 def test_spectrum_views_share_limits_and_note_lost_directions() -> None:

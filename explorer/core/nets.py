@@ -39,6 +39,12 @@ def _sigmoid_derivative(z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     return a * (1 - a)
 
 
+def _relu_derivative(z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    del a
+    # NaN stays NaN (an overflowed pre-activation must not turn into a slope of 0)
+    return torch.where(torch.isnan(z), z, (z > 0).to(z.dtype))
+
+
 def _tanh_derivative(z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     del z
     return 1 - a * a
@@ -47,7 +53,7 @@ def _tanh_derivative(z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
 ACTIVATION_FUNCTIONS: dict[str, Activation] = {
     "linear": Activation("linear", lambda z: z, lambda z, a: torch.ones_like(z), 1.0),
     "tanh": Activation("tanh", torch.tanh, _tanh_derivative, 1.0),
-    "relu": Activation("relu", torch.relu, lambda z, a: (z > 0).to(z.dtype), 1.0),
+    "relu": Activation("relu", torch.relu, _relu_derivative, 1.0),
     "sigmoid": Activation("sigmoid", torch.sigmoid, _sigmoid_derivative, 0.25),
 }
 

@@ -68,7 +68,8 @@ class RNNResult:
     largest_singular_value: float | None  # plain cell: lambda_1 of W
     pascanu_threshold: float | None  # plain cell: 1 / gamma for the activation
     overflow_step: int | None  # first step holding inf/NaN in ``dtype``, else None
-    overflow_pass: str | None  # "forward" or "backward"
+    overflow_pass: str | None  # "forward" or "backward": which pass overflowed first
+    gradient_overflow_step: int | None  # largest k whose delta_k is inf/NaN, else None
 
     @property
     def gradient_at_step_0(self) -> float:
@@ -103,11 +104,10 @@ class RNNResult:
 
     @property
     def dominant_step(self) -> int:
-        """The step t whose term contributes most to dL/dW (1-based; 0 if none is finite)."""
-        finite = np.where(
-            np.isfinite(self.weight_grad_contributions), self.weight_grad_contributions, -1
-        )
-        return int(np.argmax(finite)) + 1 if finite.max(initial=-1) >= 0 else 0
+        """The step t whose term contributes most to dL/dW (1-based; an infinite term counts as
+        the largest); 0 when every term is 0 or NaN."""
+        terms = np.nan_to_num(self.weight_grad_contributions, nan=-1.0, posinf=np.inf)
+        return int(np.argmax(terms)) + 1 if terms.max(initial=-1.0) > 0 else 0
 
 
 @dataclass(frozen=True)
@@ -203,7 +203,15 @@ def rnn_gradients(
         threshold = 1.0 / ACTIVATION_FUNCTIONS[activation].gamma
     else:
         lambda_1, threshold = None, None
-    overflow_step, overflow_pass = _overflow(steps.states[1:], deltas, seq_len)
+    bad_gradient = first_nonfinite_row(deltas.flip(0))  # counted back from k = T
+    gradient_overflow = None if bad_gradient is None else seq_len - bad_gradient
+    bad_state = first_nonfinite_row(steps.states[1:])
+    if bad_state is not None:
+        overflow_step, overflow_pass = bad_state + 1, "forward"
+    elif gradient_overflow is not None:
+        overflow_step, overflow_pass = gradient_overflow, "backward"
+    else:
+        overflow_step, overflow_pass = None, None
     return RNNResult(
         seq_len=seq_len,
         hidden_size=hidden_size,
@@ -227,6 +235,7 @@ def rnn_gradients(
         pascanu_threshold=threshold,
         overflow_step=overflow_step,
         overflow_pass=overflow_pass,
+        gradient_overflow_step=gradient_overflow,
     )
 
 
@@ -408,16 +417,3 @@ def _backward(jacobians: torch.Tensor, hidden_size: int) -> torch.Tensor:
     last = torch.zeros(jacobians.shape[-1], dtype=jacobians.dtype)
     last[:hidden_size] = 1.0 / math.sqrt(hidden_size)
     return backpropagate(jacobians, last)
-
-
-def _overflow(
-    states: torch.Tensor, deltas: torch.Tensor, seq_len: int
-) -> tuple[int | None, str | None]:
-    """(step, pass) of the first inf/NaN: forward over states 1..T first, then backward."""
-    forward_bad = first_nonfinite_row(states)
-    if forward_bad is not None:
-        return forward_bad + 1, "forward"
-    backward_bad = first_nonfinite_row(deltas.flip(0))
-    if backward_bad is not None:
-        return seq_len - backward_bad, "backward"
-    return None, None

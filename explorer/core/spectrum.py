@@ -46,10 +46,17 @@ class SpectrumResult:
         return self.length * math.log10(self.weight_scale)
 
     @property
+    def lost_directions(self) -> int:
+        """How many singular values are exactly 0 (directions the product maps to 0)."""
+        return int(np.sum(self.log10_singular_values == -np.inf))
+
+    @property
     def log10_spread(self) -> float:
-        """Decades between the largest and the smallest singular value (log10 condition number)."""
+        """Decades between the largest and the smallest nonzero singular value (the log10
+        condition number when none is lost); NaN when they are not finite."""
         values = self.log10_singular_values
-        return float(values[0] - values[-1])
+        kept = values[values > -np.inf]
+        return float(kept[0] - kept[-1]) if kept.size else math.nan
 
     def fraction_within(self, decades: float = 1.0) -> float:
         """Share of singular values within ``decades`` of the reference scale^L."""

@@ -24,7 +24,7 @@ from explorer.plots.style import FONT_SIZE, format_number
 
 ACTIVATIONS_SHOWN = ("tanh", "relu", "sigmoid", "linear")
 # one refresh measures 864 networks of depth x width^2 each: 1,000,000 keeps it within about
-# 1 s here (benchmarks/bench_rnn.py measures the phase diagram at the edge)
+# 0.25 s here (benchmarks/bench_issue3_panels.py measures it at the edge)
 COMPUTE_BUDGET = 1_000_000
 CHOICE_BOUNDS = {"weight_std": Bounds(0.25, 4.0), "bias_std": Bounds(0.0, 1.0)}
 
@@ -125,23 +125,25 @@ class PhasePanel(Panel):
     def show(self, result: PhaseResult) -> None:
         self.view.update(result)
         self.view.mark(self.weight_std.value, self.bias_std.value)
-        self.redrawer.redraw()
-        self.readout.value = self._readout()
+        self.redrawer.redraw(full=True)  # the heatmap and the line are in the background
+        self.readout.value = self._readout(result)
 
     def ok_message(self, result: PhaseResult) -> str:
         cells = result.log10_growth.size
         return f"Measured {cells} networks of {result.depth} layers × width {result.width}."
 
     # -- choosing a setting -----------------------------------------------------------------
-    def chosen(self) -> dict[str, Any]:
-        """The chosen setting, as deep-network panel control values."""
+    def chosen(self, result: PhaseResult | None = None) -> dict[str, Any]:
+        """The chosen setting on the diagram shown (``result``, by default the panel's), as
+        deep-network panel control values."""
+        result = result or self.result
         return {
             "init": "gaussian",
             "weight_scale": self.weight_std.value,  # gaussian: std = weight_scale / sqrt(fan_in)
             "bias_scale": self.bias_std.value,
-            "activation": self.controls["activation"].value,
-            "depth": self.controls["depth"].value,
-            "width": self.controls["width"].value,
+            "activation": result.activation,  # the diagram shown, not a refused request
+            "depth": result.depth,
+            "width": result.width,
         }
 
     def choose(self) -> None:
@@ -174,10 +176,10 @@ class PhasePanel(Panel):
             self.set_status(" ".join(notes), "warning")
         self.view.mark(self.weight_std.value, self.bias_std.value)
         self.redrawer.redraw()
-        self.readout.value = self._readout()
+        self.readout.value = self._readout(self.result)
 
-    def _readout(self) -> str:
-        setting = self.chosen()
+    def _readout(self, result: PhaseResult) -> str:
+        setting = self.chosen(result)
         chi, q = mean_field_chi(
             setting["weight_scale"], setting["bias_scale"], setting["activation"]
         )

@@ -32,9 +32,10 @@ class Redrawer:
         self.blits = 0
         self.canvas.mpl_connect("draw_event", self._on_draw)
 
-    def redraw(self) -> str:
-        """Show the artists' current data; return "blit" or "full"."""
-        if self._background is None or self._limits() != self._drawn_limits:
+    def redraw(self, *, full: bool = False) -> str:
+        """Show the artists' current data; return "blit" or "full". ``full`` asks for a full
+        draw whatever the limits (a change to what is not among the artists, e.g. an image)."""
+        if full or self._background is None or self._limits() != self._drawn_limits:
             self.canvas.draw_idle()
             self.full_draws += 1
             return "full"

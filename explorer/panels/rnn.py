@@ -56,8 +56,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "Article: w = 0.99, 100 steps (×0.366)": _scalar(0.99, 100),
     "Scalar w = 1.01 over 1000 steps": _scalar(1.01, 1000),
     "tanh, orthogonal W at 1.0: vanishing": _network("rnn", 200, 32, 1.0, "orthogonal", "tanh"),
-    "tanh, gaussian W at 2.0: λ₁ > 1, yet it vanishes": _network(
-        "rnn", 200, 32, 2.0, "gaussian", "tanh"
+    "tanh, gaussian W at 1.5: λ₁ > 1, yet it vanishes": _network(
+        "rnn", 200, 32, 1.5, "gaussian", "tanh"
     ),
     "ReLU, identity W at 1.05: exploding": _network("rnn", 200, 32, 1.05, "identity", "relu"),
     "sigmoid: λ₁ = 3 < 1/γ = 4, so it vanishes": _network(
@@ -195,12 +195,16 @@ class RNNPanel(Panel):
         if cost <= COMPUTE_BUDGET:
             return None
         max_steps = COMPUTE_BUDGET // size**3
-        max_hidden = int((COMPUTE_BUDGET / steps) ** (1 / 3)) // (size // params["hidden_size"])
+        max_hidden = params["hidden_size"]
+        while (
+            max_hidden > 1 and steps * state_size(params["cell"], max_hidden) ** 3 > COMPUTE_BUDGET
+        ):
+            max_hidden -= 1
         return (
             f"T {steps} × state {size}³ = {cost:,} is beyond this panel's compute budget of"
             f" {COMPUTE_BUDGET:,} (one refresh within about 200 ms): at hidden size"
             f" {params['hidden_size']} use T ≤ {max_steps}, or at T {steps} use hidden size"
-            f" ≤ {max(max_hidden, 1)}. The plots still show the last setting."
+            f" ≤ {max_hidden}. The plots still show the last setting."
         )
 
     def compute(self, params: dict[str, Any]) -> RNNResult:
@@ -232,6 +236,18 @@ class RNNPanel(Panel):
         self.controls["gate_bias"].disabled = plain
 
 
+def _overflow_words(result: RNNResult) -> str:
+    """Where each pass overflowed, forward first (it poisons everything after it)."""
+    if result.overflow_step is None:
+        return "none"
+    parts = []
+    if result.overflow_pass == "forward":
+        parts.append(f"forward pass at step {result.overflow_step}")
+    if result.gradient_overflow_step is not None:
+        parts.append(f"gradient at step {result.gradient_overflow_step} and before")
+    return "<b style='color:#D55E00'>" + "; ".join(parts) + "</b>"
+
+
 def readout_html(result: RNNResult) -> str:
     """The numbers a student looks for, with the comparison said in words."""
     ratio = result.growth_ratio
@@ -246,17 +262,27 @@ def readout_html(result: RNNResult) -> str:
         )
         words += f" ({trend})"
     else:
-        words = (
-            f"the gradient reaching step 0 is not finite: {result.dtype} overflowed at step"
-            f" {result.overflow_step} ({result.overflow_pass} pass)"
+        where = (
+            f"it is inf/NaN from step {result.gradient_overflow_step} back"
+            if result.gradient_overflow_step is not None
+            else "it was computed from inf/NaN states"
         )
+        words = f"the gradient reaching step 0 is not finite in {result.dtype}: {where}"
     rows = [
         ("In words", words),
         ("gradient at step 0, ‖∂L/∂h₀‖", f"<b>{format_number(result.gradient_at_step_0)}</b>"),
         ("‖∂L/∂W‖ (sum over steps)", format_number(result.weight_grad_norm)),
         (
             "largest term of ∂L/∂W",
-            f"step {result.dominant_step} of {steps}" if result.dominant_step else "none finite",
+            f"step {result.dominant_step} of {steps}"
+            + (
+                " (inf)"
+                if result.dominant_step
+                and not math.isfinite(result.weight_grad_contributions[result.dominant_step - 1])
+                else ""
+            )
+            if result.dominant_step
+            else "none above 0",
         ),
     ]
     if result.largest_singular_value is not None:
@@ -274,14 +300,6 @@ def readout_html(result: RNNResult) -> str:
                 ),
             )
         )
-    rows.append(
-        (
-            f"{result.dtype} overflow",
-            "none"
-            if result.overflow_step is None
-            else f"<b style='color:#D55E00'>step {result.overflow_step}</b>"
-            f" ({result.overflow_pass} pass)",
-        )
-    )
+    rows.append((f"{result.dtype} overflow", _overflow_words(result)))
     body = "".join(f"<tr><td>{label}</td><td>{value}</td></tr>" for label, value in rows)
     return f"<table style='font-size:14px'>{body}</table>"

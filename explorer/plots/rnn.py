@@ -115,19 +115,22 @@ class TimeDeltaView:
         bad = nonfinite_indices(result.delta_norms, 0)
         _marks_at_top(self.overflow_marks, bad, high)
         self.overflow_marks.set_visible(bad.size > 0)
-        self.note.set_text(_delta_note(result, bad.size))
+        self.note.set_text(_delta_note(result))
         show_legend(self.ax, self.legend_handles, **LEGEND)
         self.ax.set_xlim(index_limits(result.seq_len, first=0))
         self.ax.set_ylim(low, high)
 
 
-def _delta_note(result: Any, nonfinite: int) -> str:
-    """Where the dtype gave out: overflow to inf/NaN, or underflow to exactly 0."""
+def _delta_note(result: Any) -> str:
+    """Where the dtype gave out: overflow to inf/NaN (the gradient's own, and the forward pass's
+    if that came first), or underflow to exactly 0."""
     if result.overflow_step is not None:
-        return (
-            f"{result.dtype} overflow at step {result.overflow_step}"
-            f" ({result.overflow_pass} pass): {nonfinite} step(s) hold inf/NaN"
-        )
+        parts = []
+        if result.overflow_pass == "forward":
+            parts.append(f"forward pass from step {result.overflow_step}")
+        if result.gradient_overflow_step is not None:
+            parts.append(f"gradient inf/NaN at steps ≤ {result.gradient_overflow_step}")
+        return f"{result.dtype} overflow: " + "; ".join(parts)
     zero = np.flatnonzero(np.asarray(result.delta_norms) == 0)
     if zero.size:
         return f"{result.dtype} underflow: exactly 0 at steps ≤ {zero[-1]} (gap)"
@@ -210,7 +213,9 @@ class ContributionView:
             self.note.set_text(f"largest term: step {step} of {result.seq_len}")
         else:
             self.dominant.set_offsets(np.empty((0, 2)))
-            self.note.set_text("no finite term")
+            self.note.set_text(
+                f"step {step}'s term is inf" if step else "no term above 0 (all 0 or NaN)"
+            )
         low, high = sticky_limits(finite_limits(terms), self.ax.get_ylim())
         self.ax.set_xlim(index_limits(result.seq_len, first=1))
         self.ax.set_ylim(low, high)

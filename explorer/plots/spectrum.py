@@ -48,7 +48,9 @@ class SpectrumView:
             label="singular values",
         )
         self.rug = ax.scatter([], [], marker="|", s=120, color=BLACK, lw=1, zorder=4)
-        self.reference = ax.axvline(0.0, color=ORANGE, lw=2, ls="--", label="scaleᴸ")
+        self.reference = ax.axvline(
+            0.0, color=ORANGE, lw=2, ls="--", label="scaleᴸ (orthogonal, linear)"
+        )
         self.note = ax.text(
             0.01, 0.97, "", transform=ax.transAxes, va="top", fontsize=10, color=BLACK
         )
@@ -77,8 +79,9 @@ class SpectrumView:
         )
         self.reference.set_xdata([result.log10_reference] * 2)
         spread = result.log10_spread
+        smallest = finite[-1] if finite.size else np.nan
         self.note.set_text(
-            f"σ from {_power(values[0])} to {_power(values[-1])}"
+            f"σ from {_power(values[0])} to {_power(smallest)}"
             f"\n{decades(spread)} decades apart"
             f"\n{result.fraction_within(1.0):.0%} within ×10 of scaleᴸ"
         )
