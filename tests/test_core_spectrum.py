@@ -11,7 +11,11 @@ import pytest
 import torch
 
 from explorer.core import NETWORKS, jacobian_spectrum
-from explorer.core.linalg import log10_product_singular_values, log10_product_spectrum
+from explorer.core.linalg import (
+    log10_product_singular_values,
+    log10_product_spectrum,
+    spectral_norms,
+)
 from explorer.core.rnn import rnn_jacobians, rnn_network
 
 
@@ -254,3 +258,18 @@ def test_fraction_within_is_between_all_and_none() -> None:
 def test_bad_arguments_raise_value_error_naming_them(kwargs: dict, name: str) -> None:
     with pytest.raises(ValueError, match=rf"^{name} must be"):
         jacobian_spectrum(**kwargs)
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1.0, 1e200])
+def test_spectral_norms_agree_with_torch_at_any_scale(scale: float) -> None:
+    """spectral_norms (largest eigenvalue of J J^T, each J scaled by its largest entry first)
+    equals torch.linalg.matrix_norm(J, 2) (a full SVD) to float64 rounding, from 1e-200 to 1e200
+    where J J^T itself would underflow or overflow; a zero matrix has norm 0, inf gives NaN."""
+    stack = torch.from_numpy(np.random.default_rng(8).standard_normal((6, 9, 9))) * scale
+    expected = torch.linalg.matrix_norm(stack, ord=2).numpy()
+    np.testing.assert_allclose(spectral_norms(stack), expected, rtol=1e-14)
+    stack[0] = 0.0
+    stack[1, 2, 3] = math.inf
+    norms = spectral_norms(stack)
+    assert norms[0] == 0.0
+    assert math.isnan(norms[1])
