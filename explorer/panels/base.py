@@ -138,10 +138,28 @@ class Panel(widgets.VBox):
         return params
 
     # -- what a topic panel fills in --------------------------------------------------------
+    compute_budget: int | None = None  # cost units one refresh may take (None: no limit)
+
     def over_budget(self, params: dict[str, Any]) -> str | None:
-        """A message when ``params`` would cost more than a refresh may take, else None."""
-        del params
-        return None
+        """A message when ``params`` would cost more than ``compute_budget``, else None."""
+        if self.compute_budget is None:
+            return None
+        what, cost = self.cost(params)
+        if cost <= self.compute_budget:
+            return None
+        return (
+            f"{what} = {cost:,} is beyond this panel's compute budget of"
+            f" {self.compute_budget:,} (it keeps one refresh short): {self.budget_advice(params)}."
+            " The plots still show the last setting."
+        )
+
+    def cost(self, params: dict[str, Any]) -> tuple[str, int]:
+        """What a refresh at ``params`` costs, as (a formula in words, cost units)."""
+        raise NotImplementedError
+
+    def budget_advice(self, params: dict[str, Any]) -> str:
+        """What to change to fit the budget."""
+        raise NotImplementedError
 
     def compute(self, params: dict[str, Any]) -> Any:
         raise NotImplementedError

@@ -15,6 +15,16 @@ import matplotlib as mpl
 
 from explorer.core import ACTIVATIONS, DTYPES, INITS, ChainResult, chain_gradients
 from explorer.panels.base import Bounds, Panel, make_figure
+from explorer.panels.controls import (
+    SEED_BOUNDS,
+    dropdown,
+    float_slider,
+    int_slider,
+    log_slider,
+    preset_menu,
+    seed_box,
+    toggles,
+)
 from explorer.panels.redraw import Redrawer
 from explorer.plots import DeltaView, JacobianView
 from explorer.plots.style import FONT_SIZE, format_number
@@ -66,66 +76,26 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _controls() -> dict[str, widgets.ValueWidget]:
-    style = {"description_width": "110px"}
-    wide = widgets.Layout(width="340px")
-    return {
-        "depth": widgets.IntSlider(
-            value=20, min=1, max=1000, description="depth L", style=style, layout=wide
-        ),
-        "width": widgets.IntSlider(
-            value=32, min=1, max=256, description="width", style=style, layout=wide
-        ),
-        "weight_scale": widgets.FloatLogSlider(
-            value=1.5,
-            base=10,
-            min=-2,
-            max=2,
-            step=0.01,
-            description="weight scale",
-            readout_format=".3g",
-            style=style,
-            layout=wide,
-        ),
-        "bias_scale": widgets.FloatSlider(
-            value=0.0,
-            min=0.0,
-            max=2.0,
-            step=0.05,
-            description="bias std",
-            style=style,
-            layout=wide,
-        ),
-        "init": widgets.Dropdown(
-            options=INITS, value="gaussian", description="init", style=style, layout=wide
-        ),
-        "activation": widgets.Dropdown(
-            options=ACTIVATIONS, value="tanh", description="activation", style=style, layout=wide
-        ),
-        "dtype": widgets.ToggleButtons(
-            options=tuple(DTYPES),
-            value="float32",
-            description="dtype",
-            style={"description_width": "110px", "button_width": "80px"},
-        ),
-        "seed": widgets.BoundedIntText(
-            value=0,
-            min=0,
-            max=2**31 - 1,
-            description="seed",
-            style=style,
-            layout=widgets.Layout(width="220px"),
-        ),
-    }
-
-
 BOUNDS = {
     "depth": Bounds(1, 1000, integer=True),
     "width": Bounds(1, 256, integer=True),
     "weight_scale": Bounds(0.01, 100.0),
     "bias_scale": Bounds(0.0, 2.0),
-    "seed": Bounds(0, 2**31 - 1, integer=True),
+    "seed": SEED_BOUNDS,
 }
+
+
+def _controls() -> dict[str, widgets.ValueWidget]:
+    return {
+        "depth": int_slider("depth L", 20, BOUNDS["depth"]),
+        "width": int_slider("width", 32, BOUNDS["width"]),
+        "weight_scale": log_slider("weight scale", 1.5, BOUNDS["weight_scale"], step=0.01),
+        "bias_scale": float_slider("bias std", 0.0, BOUNDS["bias_scale"], step=0.05),
+        "init": dropdown("init", INITS, "gaussian"),
+        "activation": dropdown("activation", ACTIVATIONS, "tanh"),
+        "dtype": toggles("dtype", tuple(DTYPES), "float32", "80px"),
+        "seed": seed_box(),
+    }
 
 
 class ChainPanel(Panel):
@@ -140,13 +110,7 @@ class ChainPanel(Panel):
             self.delta_view = DeltaView(delta_ax)
             self.jacobian_view = JacobianView(jacobian_ax)
         self.redrawer = Redrawer(self.figure, self.delta_view.artists + self.jacobian_view.artists)
-        self.preset = widgets.Dropdown(
-            options=["(choose a preset)", *PRESETS],
-            description="preset",
-            style={"description_width": "110px"},
-            layout=widgets.Layout(width="340px"),
-        )
-        self.preset.observe(self._on_preset, names="value")
+        self.preset = preset_menu(PRESETS, self.set_values)
         c = self.controls
         left = widgets.VBox([self.preset, c["depth"], c["width"], c["weight_scale"]])
         middle = widgets.VBox([c["init"], c["activation"], c["bias_scale"], c["seed"]])
@@ -162,18 +126,17 @@ class ChainPanel(Panel):
         ]
         self.refresh()
 
-    def over_budget(self, params: dict[str, Any]) -> str | None:
+    compute_budget = COMPUTE_BUDGET
+
+    def cost(self, params: dict[str, Any]) -> tuple[str, int]:
         depth, width = params["depth"], params["width"]
-        cost = depth * width**2
-        if cost <= COMPUTE_BUDGET:
-            return None
-        max_depth = COMPUTE_BUDGET // width**2
-        max_width = int((COMPUTE_BUDGET / depth) ** 0.5)
+        return f"depth {depth} × width {width}²", depth * width**2
+
+    def budget_advice(self, params: dict[str, Any]) -> str:
+        depth, width = params["depth"], params["width"]
         return (
-            f"depth {depth} × width {width}² = {cost:,} is beyond this panel's compute budget"
-            f" of {COMPUTE_BUDGET:,} (one refresh within about 200 ms): at width {width} use"
-            f" depth ≤ {max_depth}, or at depth {depth} use width ≤ {max_width}."
-            " The plots still show the last setting."
+            f"at width {width} use depth ≤ {COMPUTE_BUDGET // width**2}, or at depth {depth}"
+            f" use width ≤ {int((COMPUTE_BUDGET / depth) ** 0.5)}"
         )
 
     def compute(self, params: dict[str, Any]) -> ChainResult:
@@ -187,11 +150,6 @@ class ChainPanel(Panel):
 
     def ok_message(self, result: ChainResult) -> str:
         return f"Computed {result.depth} layers × width {result.width} in {result.dtype}."
-
-    def _on_preset(self, change: dict[str, Any]) -> None:
-        settings = PRESETS.get(change["new"])
-        if settings is not None:
-            self.set_values(**settings)
 
 
 def readout_html(result: ChainResult) -> str:

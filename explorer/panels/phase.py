@@ -18,6 +18,7 @@ from matplotlib.backend_bases import MouseEvent
 
 from explorer.core import PhaseResult, mean_field_chi, phase_diagram
 from explorer.panels.base import Bounds, Panel, make_figure
+from explorer.panels.controls import SEED_BOUNDS, float_slider, int_slider, seed_box, toggles
 from explorer.panels.redraw import Redrawer
 from explorer.plots.phase import PhaseView
 from explorer.plots.style import FONT_SIZE, format_number
@@ -29,38 +30,20 @@ COMPUTE_BUDGET = 1_000_000
 CHOICE_BOUNDS = {"weight_std": Bounds(0.25, 4.0), "bias_std": Bounds(0.0, 1.0)}
 
 
-def _controls() -> dict[str, widgets.ValueWidget]:
-    style = {"description_width": "110px"}
-    wide = widgets.Layout(width="340px")
-    return {
-        "activation": widgets.ToggleButtons(
-            options=ACTIVATIONS_SHOWN,
-            value="tanh",
-            description="activation",
-            style={"description_width": "110px", "button_width": "70px"},
-        ),
-        "depth": widgets.IntSlider(
-            value=50, min=10, max=200, description="depth", style=style, layout=wide
-        ),
-        "width": widgets.IntSlider(
-            value=128, min=16, max=256, description="width", style=style, layout=wide
-        ),
-        "seed": widgets.BoundedIntText(
-            value=0,
-            min=0,
-            max=2**31 - 1,
-            description="seed",
-            style=style,
-            layout=widgets.Layout(width="220px"),
-        ),
-    }
-
-
 BOUNDS = {
     "depth": Bounds(10, 200, integer=True),
     "width": Bounds(16, 256, integer=True),
-    "seed": Bounds(0, 2**31 - 1, integer=True),
+    "seed": SEED_BOUNDS,
 }
+
+
+def _controls() -> dict[str, widgets.ValueWidget]:
+    return {
+        "activation": toggles("activation", ACTIVATIONS_SHOWN, "tanh", "70px"),
+        "depth": int_slider("depth", 50, BOUNDS["depth"]),
+        "width": int_slider("width", 128, BOUNDS["width"]),
+        "seed": seed_box(),
+    }
 
 
 class PhasePanel(Panel):
@@ -73,13 +56,8 @@ class PhasePanel(Panel):
             self.figure = make_figure(9.0, 5.0, right=0.3, columns=1)
             self.view = PhaseView(self.figure.add_subplot())
         self.redrawer = Redrawer(self.figure, [self.view.choice])
-        style = {"description_width": "110px"}
-        self.weight_std = widgets.FloatSlider(
-            value=1.0, min=0.25, max=4.0, step=0.01, description="chosen σ_w", style=style
-        )
-        self.bias_std = widgets.FloatSlider(
-            value=0.0, min=0.0, max=1.0, step=0.01, description="chosen σ_b", style=style
-        )
+        self.weight_std = float_slider("chosen σ_w", 1.0, CHOICE_BOUNDS["weight_std"], step=0.01)
+        self.bias_std = float_slider("chosen σ_b", 0.0, CHOICE_BOUNDS["bias_std"], step=0.01)
         for slider in (self.weight_std, self.bias_std):
             slider.observe(self._on_choice_moved, names="value")
         self.load = widgets.Button(
@@ -108,16 +86,15 @@ class PhasePanel(Panel):
         ]
         self.refresh()
 
-    def over_budget(self, params: dict[str, Any]) -> str | None:
-        cost = params["depth"] * params["width"] ** 2
-        if cost <= COMPUTE_BUDGET:
-            return None
-        return (
-            f"depth {params['depth']} × width {params['width']}² = {cost:,} per network is"
-            f" beyond this panel's compute budget of {COMPUTE_BUDGET:,}: at width"
-            f" {params['width']} use depth ≤ {COMPUTE_BUDGET // params['width'] ** 2}."
-            " The plot still shows the last setting."
-        )
+    compute_budget = COMPUTE_BUDGET
+
+    def cost(self, params: dict[str, Any]) -> tuple[str, int]:
+        depth, width = params["depth"], params["width"]
+        return f"depth {depth} × width {width}² per network", depth * width**2
+
+    def budget_advice(self, params: dict[str, Any]) -> str:
+        width = params["width"]
+        return f"at width {width} use depth ≤ {COMPUTE_BUDGET // width**2}"
 
     def compute(self, params: dict[str, Any]) -> PhaseResult:
         return phase_diagram(**params)

@@ -15,6 +15,15 @@ import matplotlib as mpl
 
 from explorer.core import ACTIVATIONS, CELLS, DTYPES, RNN_INITS, RNNResult, rnn_gradients
 from explorer.panels.base import Bounds, Panel, make_figure
+from explorer.panels.controls import (
+    SEED_BOUNDS,
+    dropdown,
+    float_slider,
+    int_slider,
+    preset_menu,
+    seed_box,
+    toggles,
+)
 from explorer.panels.redraw import Redrawer
 from explorer.plots.rnn import ContributionView, StepJacobianView, TimeDeltaView
 from explorer.plots.style import FONT_SIZE, format_number
@@ -72,82 +81,33 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _controls() -> dict[str, widgets.ValueWidget]:
-    style = {"description_width": "110px"}
-    wide = widgets.Layout(width="340px")
-    return {
-        "seq_len": widgets.IntSlider(
-            value=100, min=1, max=1000, description="sequence T", style=style, layout=wide
-        ),
-        "hidden_size": widgets.IntSlider(
-            value=32, min=1, max=128, description="hidden size", style=style, layout=wide
-        ),
-        "weight_scale": widgets.FloatSlider(
-            value=1.0,
-            min=0.01,
-            max=3.0,
-            step=0.01,
-            description="weight scale",
-            readout_format=".3g",
-            style=style,
-            layout=wide,
-        ),
-        "input_scale": widgets.FloatSlider(
-            value=1.0,
-            min=0.0,
-            max=3.0,
-            step=0.05,
-            description="input scale",
-            style=style,
-            layout=wide,
-        ),
-        "gate_bias": widgets.FloatSlider(
-            value=0.0,
-            min=-2.0,
-            max=6.0,
-            step=0.25,
-            description="gate bias",
-            disabled=True,
-            style=style,
-            layout=wide,
-        ),
-        "cell": widgets.ToggleButtons(
-            options=CELLS,
-            value="rnn",
-            description="cell",
-            style={"description_width": "110px", "button_width": "60px"},
-        ),
-        "init": widgets.Dropdown(
-            options=RNN_INITS, value="gaussian", description="init of W", style=style, layout=wide
-        ),
-        "activation": widgets.Dropdown(
-            options=ACTIVATIONS, value="tanh", description="activation", style=style, layout=wide
-        ),
-        "dtype": widgets.ToggleButtons(
-            options=tuple(DTYPES),
-            value="float32",
-            description="dtype",
-            style={"description_width": "110px", "button_width": "80px"},
-        ),
-        "seed": widgets.BoundedIntText(
-            value=0,
-            min=0,
-            max=2**31 - 1,
-            description="seed",
-            style=style,
-            layout=widgets.Layout(width="220px"),
-        ),
-    }
-
-
 BOUNDS = {
     "seq_len": Bounds(1, 1000, integer=True),
     "hidden_size": Bounds(1, 128, integer=True),
     "weight_scale": Bounds(0.01, 3.0),
     "input_scale": Bounds(0.0, 3.0),
     "gate_bias": Bounds(-2.0, 6.0),
-    "seed": Bounds(0, 2**31 - 1, integer=True),
+    "seed": SEED_BOUNDS,
 }
+
+
+def _controls() -> dict[str, widgets.ValueWidget]:
+    gate_bias = float_slider("gate bias", 0.0, BOUNDS["gate_bias"], step=0.25)
+    gate_bias.disabled = True  # the plain cell, the default, has no gates
+    return {
+        "seq_len": int_slider("sequence T", 100, BOUNDS["seq_len"]),
+        "hidden_size": int_slider("hidden size", 32, BOUNDS["hidden_size"]),
+        "weight_scale": float_slider(
+            "weight scale", 1.0, BOUNDS["weight_scale"], step=0.01, readout_format=".3g"
+        ),
+        "input_scale": float_slider("input scale", 1.0, BOUNDS["input_scale"], step=0.05),
+        "gate_bias": gate_bias,
+        "cell": toggles("cell", CELLS, "rnn", "60px"),
+        "init": dropdown("init of W", RNN_INITS, "gaussian"),
+        "activation": dropdown("activation", ACTIVATIONS, "tanh"),
+        "dtype": toggles("dtype", tuple(DTYPES), "float32", "80px"),
+        "seed": seed_box(),
+    }
 
 
 class RNNPanel(Panel):
@@ -165,13 +125,7 @@ class RNNPanel(Panel):
             self.figure,
             self.delta_view.artists + self.jacobian_view.artists + self.contribution_view.artists,
         )
-        self.preset = widgets.Dropdown(
-            options=["(choose a preset)", *PRESETS],
-            description="preset",
-            style={"description_width": "110px"},
-            layout=widgets.Layout(width="340px"),
-        )
-        self.preset.observe(self._on_preset, names="value")
+        self.preset = preset_menu(PRESETS, self.set_values)
         c = self.controls
         c["cell"].observe(self._on_cell, names="value")
         left = widgets.VBox([self.preset, c["seq_len"], c["hidden_size"], c["weight_scale"]])
@@ -189,22 +143,20 @@ class RNNPanel(Panel):
         ]
         self.refresh()
 
-    def over_budget(self, params: dict[str, Any]) -> str | None:
+    compute_budget = COMPUTE_BUDGET
+
+    def cost(self, params: dict[str, Any]) -> tuple[str, int]:
         steps, size = params["seq_len"], state_size(params["cell"], params["hidden_size"])
-        cost = steps * size**3
-        if cost <= COMPUTE_BUDGET:
-            return None
-        max_steps = COMPUTE_BUDGET // size**3
-        max_hidden = params["hidden_size"]
-        while (
-            max_hidden > 1 and steps * state_size(params["cell"], max_hidden) ** 3 > COMPUTE_BUDGET
-        ):
+        return f"T {steps} × state {size}³", steps * size**3
+
+    def budget_advice(self, params: dict[str, Any]) -> str:
+        steps, cell, hidden = params["seq_len"], params["cell"], params["hidden_size"]
+        max_hidden = hidden
+        while max_hidden > 1 and steps * state_size(cell, max_hidden) ** 3 > COMPUTE_BUDGET:
             max_hidden -= 1
         return (
-            f"T {steps} × state {size}³ = {cost:,} is beyond this panel's compute budget of"
-            f" {COMPUTE_BUDGET:,} (one refresh within about 200 ms): at hidden size"
-            f" {params['hidden_size']} use T ≤ {max_steps}, or at T {steps} use hidden size"
-            f" ≤ {max_hidden}. The plots still show the last setting."
+            f"at hidden size {hidden} use T ≤ {COMPUTE_BUDGET // state_size(cell, hidden) ** 3},"
+            f" or at T {steps} use hidden size ≤ {max_hidden}"
         )
 
     def compute(self, params: dict[str, Any]) -> RNNResult:
@@ -222,11 +174,6 @@ class RNNPanel(Panel):
             f"Computed {result.seq_len} steps of a {result.cell.upper()} with"
             f" {result.hidden_size} units in {result.dtype}."
         )
-
-    def _on_preset(self, change: dict[str, Any]) -> None:
-        settings = PRESETS.get(change["new"])
-        if settings is not None:
-            self.set_values(**settings)
 
     def _on_cell(self, change: dict[str, Any]) -> None:
         # LSTM and GRU have their own sigmoid gates and tanh: the activation does not apply;

@@ -16,6 +16,15 @@ import numpy as np
 
 from explorer.core import ACTIVATIONS, NETWORKS, SpectrumResult, jacobian_spectra
 from explorer.panels.base import Bounds, Panel, make_figure
+from explorer.panels.controls import (
+    SEED_BOUNDS,
+    dropdown,
+    float_slider,
+    int_slider,
+    preset_menu,
+    seed_box,
+    toggles,
+)
 from explorer.panels.redraw import Redrawer
 from explorer.plots.spectrum import SpectrumView, decades, spectrum_limits
 from explorer.plots.style import BLUE, FONT_SIZE, GREEN, format_number
@@ -64,56 +73,25 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _controls() -> dict[str, widgets.ValueWidget]:
-    style = {"description_width": "110px"}
-    wide = widgets.Layout(width="340px")
-    return {
-        "network": widgets.ToggleButtons(
-            options=NETWORKS,
-            value="deep",
-            description="network",
-            style={"description_width": "110px", "button_width": "90px"},
-        ),
-        "length": widgets.IntSlider(
-            value=100, min=1, max=1000, description="depth / steps", style=style, layout=wide
-        ),
-        "width": widgets.IntSlider(
-            value=32, min=1, max=64, description="width", style=style, layout=wide
-        ),
-        "weight_scale": widgets.FloatSlider(
-            value=1.0,
-            min=0.1,
-            max=3.0,
-            step=0.01,
-            description="weight scale",
-            readout_format=".3g",
-            style=style,
-            layout=wide,
-        ),
-        "activation": widgets.Dropdown(
-            options=ACTIVATIONS,
-            value="linear",
-            description="activation",
-            style=style,
-            layout=wide,
-        ),
-        "seed": widgets.BoundedIntText(
-            value=0,
-            min=0,
-            max=2**31 - 1,
-            description="seed",
-            style=style,
-            layout=widgets.Layout(width="220px"),
-        ),
-    }
-
-
 BOUNDS = {
     "length": Bounds(1, 1000, integer=True),
     "width": Bounds(1, 64, integer=True),
     "weight_scale": Bounds(0.1, 3.0),
-    "seed": Bounds(0, 2**31 - 1, integer=True),
+    "seed": SEED_BOUNDS,
 }
+
+
+def _controls() -> dict[str, widgets.ValueWidget]:
+    return {
+        "network": toggles("network", NETWORKS, "deep", "90px"),
+        "length": int_slider("depth / steps", 100, BOUNDS["length"]),
+        "width": int_slider("width", 32, BOUNDS["width"]),
+        "weight_scale": float_slider(
+            "weight scale", 1.0, BOUNDS["weight_scale"], step=0.01, readout_format=".3g"
+        ),
+        "activation": dropdown("activation", ACTIVATIONS, "linear"),
+        "seed": seed_box(),
+    }
 
 
 class SpectrumPanel(Panel):
@@ -126,13 +104,7 @@ class SpectrumPanel(Panel):
             axes = self.figure.subplots(1, 2, sharey=False)
             self.views = (SpectrumView(axes[0], BLUE), SpectrumView(axes[1], GREEN))
         self.redrawer = Redrawer(self.figure, [a for v in self.views for a in v.artists])
-        self.preset = widgets.Dropdown(
-            options=["(choose a preset)", *PRESETS],
-            description="preset",
-            style={"description_width": "110px"},
-            layout=widgets.Layout(width="340px"),
-        )
-        self.preset.observe(self._on_preset, names="value")
+        self.preset = preset_menu(PRESETS, self.set_values)
         c = self.controls
         self.children = [
             widgets.HTML(
@@ -152,17 +124,15 @@ class SpectrumPanel(Panel):
         ]
         self.refresh()
 
-    def over_budget(self, params: dict[str, Any]) -> str | None:
+    compute_budget = COMPUTE_BUDGET
+
+    def cost(self, params: dict[str, Any]) -> tuple[str, int]:
         length, width = params["length"], params["width"]
-        cost = compute_cost(length, width)
-        if cost <= COMPUTE_BUDGET:
-            return None
-        return (
-            f"length {length} × max(width, 32)² = {cost:,} is beyond this panel's compute budget"
-            f" of {COMPUTE_BUDGET:,} (one refresh within about 200 ms): at width {width} use"
-            f" length ≤ {COMPUTE_BUDGET // max(width, 32) ** 2}."
-            " The plots still show the last setting."
-        )
+        return f"length {length} × max(width, 32)²", compute_cost(length, width)
+
+    def budget_advice(self, params: dict[str, Any]) -> str:
+        width = params["width"]
+        return f"at width {width} use length ≤ {COMPUTE_BUDGET // max(width, 32) ** 2}"
 
     def compute(self, params: dict[str, Any]) -> tuple[SpectrumResult, ...]:
         return jacobian_spectra(inits=INITS_COMPARED, **params)
@@ -178,11 +148,6 @@ class SpectrumPanel(Panel):
         first = result[0]
         what = "layers" if first.network == "deep" else "steps"
         return f"Computed {2 * first.width} singular values over {first.length} {what}."
-
-    def _on_preset(self, change: dict[str, Any]) -> None:
-        settings = PRESETS.get(change["new"])
-        if settings is not None:
-            self.set_values(**settings)
 
 
 def readout_html(result: tuple[SpectrumResult, ...]) -> str:
