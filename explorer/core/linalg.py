@@ -111,7 +111,7 @@ def log10_product_spectrum(jacobians: torch.Tensor) -> np.ndarray:
     log_d, rows = _qr_product(batch)
     spectra = np.stack(
         [
-            _jacobi_log_singular_values(d, u) / math.log(10.0)
+            _jacobi_log_singular_values(*_graded_triangle(d, u)) / math.log(10.0)
             for d, u in zip(log_d, rows, strict=True)
         ]
     )
@@ -156,6 +156,22 @@ def _qr_product(stacks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 log_d, rows = log_d[index, order], rows[index, order]
                 q = np.take_along_axis(q, order[:, None, :], axis=2)
     return log_d, rows
+
+
+def _graded_triangle(log_d: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same singular values as diag(d) U, as the rows of a graded triangle (log scales and
+    unit rows): with U^T = Q R, diag(d) U = (R diag(d))^T Q^T, and row i of R diag(d) is
+    d_i (R_ij d_j / d_i)_j with d_j / d_i <= 1. Rows of a strongly graded triangle are nearly
+    orthogonal, so the Jacobi sweeps that follow converge in a few sweeps (Drmac and Veselic
+    2008, preconditioned one-sided Jacobi)."""
+    _, r = np.linalg.qr(rows.T)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = np.exp(np.minimum(log_d[None, :] - log_d[:, None], 0.0))
+        ratio = np.where(np.isnan(ratio), 0.0, ratio)
+        graded = np.triu(r * ratio)
+        norms = np.linalg.norm(graded, axis=1)
+        scales = log_d + np.log(norms)
+    return scales, graded / np.where(norms > 0, norms, 1.0)[:, None]
 
 
 @cache
