@@ -59,6 +59,8 @@ def test_phase_panel_measures_and_marks_the_choice(phase: PhasePanel) -> None:
     chi, _ = mean_field_chi(2.0, 0.0, "tanh")
     assert f"χ₁ = <b>{chi:.4g}</b>" in phase.readout.value
     assert "exploding (chaotic)" in phase.readout.value
+    phase.weight_std.value = 1.0  # tanh without bias: chi_1 = 1 exactly (Poole et al. 2016)
+    assert "critical: the edge of chaos" in phase.readout.value
 
 
 def test_new_diagram_is_drawn_in_full(phase: PhasePanel) -> None:

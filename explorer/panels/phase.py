@@ -160,9 +160,10 @@ class PhasePanel(Panel):
         chi, q = mean_field_chi(
             setting["weight_scale"], setting["bias_scale"], setting["activation"]
         )
-        phase = (
-            "exploding (chaotic)" if chi > 1 else "vanishing (ordered)" if chi < 1 else "critical"
-        )
+        if abs(chi - 1) < 1e-9:  # quadrature rounding: chi_1 = 1 holds to ~1e-16 where exact
+            phase = "critical: the edge of chaos"
+        else:
+            phase = "exploding (chaotic)" if chi > 1 else "vanishing (ordered)"
         return (
             "<table style='font-size:14px'>"
             f"<tr><td>chosen</td><td>σ_w = {setting['weight_scale']:.2f},"

@@ -116,7 +116,7 @@ class RNNPanel(Panel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(_controls(), BOUNDS, **kwargs)
         with mpl.rc_context({"font.size": FONT_SIZE}):
-            self.figure = make_figure(14.0, 4.0, gap=0.95, columns=3)
+            self.figure = make_figure(12.0, 4.0, left=0.75, gap=0.9, columns=3)
             axes = self.figure.subplots(1, 3)
             self.delta_view = TimeDeltaView(axes[0])
             self.jacobian_view = StepJacobianView(axes[1])
@@ -183,6 +183,16 @@ class RNNPanel(Panel):
         self.controls["gate_bias"].disabled = plain
 
 
+def _trend(ratio: float) -> str:
+    """The growth toward step 0 in words: grows or shrinks, and exploding or vanishing once the
+    factor passes 100 either way."""
+    if ratio == 1:
+        return "it keeps its size"
+    if ratio > 1:
+        return "it grows toward step 0" + (": exploding" if ratio > 100 else "")
+    return "it shrinks toward step 0" + (": vanishing" if ratio < 0.01 else "")
+
+
 def _overflow_words(result: RNNResult) -> str:
     """Where each pass overflowed, forward first (it poisons everything after it)."""
     if result.overflow_step is None:
@@ -204,10 +214,7 @@ def readout_html(result: RNNResult) -> str:
             f"the gradient reaching step 0 is <b>{format_number(ratio)}</b> times the one at"
             f" step {steps}"
         )
-        trend = (
-            "exploding" if ratio > 1 else "vanishing" if ratio < 1 else "neither: it keeps its size"
-        )
-        words += f" ({trend})"
+        words += f" ({_trend(ratio)})"
     else:
         where = (
             f"it is inf/NaN from step {result.gradient_overflow_step} back"
