@@ -35,6 +35,7 @@ class PhaseView:
         self.colorbar = ax.figure.colorbar(self.image, ax=ax, pad=0.02)
         self.colorbar.set_label("measured log₁₀ growth of ‖δ‖ per layer")
         self.critical = None  # the chi_1 = 1 contour set, redrawn per result
+        # the legend's entry for the contour line (a ContourSet carries no label of its own)
         (self.legend_line,) = ax.plot([], [], color=BLACK, lw=2, label="theory: χ₁ = 1")
         (self.choice,) = ax.plot(
             [],
