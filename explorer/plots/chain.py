@@ -25,16 +25,17 @@ from explorer.plots.style import (
     MARKERS_UP_TO,
     ORANGE,
     SKY,
-    VERMILLION,
     finite_limits,
     format_power,
     index_limits,
     log10_finite,
     nonfinite_indices,
+    overflow_marks,
+    place_marks,
+    setup_log_axes,
     show_legend,
     sticky_limits,
-    use_integer_axis,
-    use_log10_axis,
+    warning_note,
 )
 
 
@@ -53,18 +54,9 @@ class DeltaView:
         (self.reference_line,) = ax.plot(
             [], [], color=BLACK, lw=1, ls=":", label="|w|^(L−l) (scalar chain)"
         )
-        self.overflow_marks = ax.scatter(
-            [], [], marker="v", s=40, color=VERMILLION, zorder=5, label="inf/NaN", clip_on=False
-        )
-        self.note = ax.text(
-            0.01, 0.03, "", transform=ax.transAxes, color=VERMILLION, fontsize=10, va="bottom"
-        )
-        ax.set_xlabel("layer l")
-        ax.set_ylabel("norm (log scale)")
-        ax.set_title("Gradient reaching each layer")
-        use_log10_axis(ax)
-        use_integer_axis(ax)
-        ax.grid(True, alpha=0.3)
+        self.overflow_marks = overflow_marks(ax, label="inf/NaN")
+        self.note = warning_note(ax)
+        setup_log_axes(ax, "Gradient reaching each layer", "layer l", "norm (log scale)")
         self.legend_handles = [
             self.delta_line,
             self.activation_line,
@@ -110,11 +102,7 @@ class DeltaView:
         overflowed = np.union1d(
             nonfinite_indices(result.delta_norms, 1), nonfinite_indices(result.activation_norms, 0)
         )
-        self.overflow_marks.set_offsets(
-            np.column_stack([overflowed, np.full(overflowed.size, high)])
-            if overflowed.size
-            else np.empty((0, 2))
-        )
+        place_marks(self.overflow_marks, overflowed, high)
         if result.overflow_layer is None:
             self.note.set_text("")
         else:
@@ -135,9 +123,7 @@ class JacobianView:
         self.ax = ax
         self.unit_line = ax.axhline(0.0, color=BLACK, lw=1, label="1: shrink below, grow above")
         (self.norm_line,) = ax.plot([], [], color=SKY, lw=1.5, label="‖Jₗ‖ = ‖diag(φ′)Wₗ‖₂")
-        self.overflow_marks = ax.scatter(
-            [], [], marker="v", s=40, color=VERMILLION, zorder=5, clip_on=False
-        )
+        self.overflow_marks = overflow_marks(ax)
         self.summary = ax.text(
             0.01,
             0.97,
@@ -147,12 +133,7 @@ class JacobianView:
             fontsize=10,
             bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": GREY},
         )
-        ax.set_xlabel("layer l")
-        ax.set_ylabel("spectral norm (log scale)")
-        ax.set_title("Layer Jacobians")
-        use_log10_axis(ax)
-        use_integer_axis(ax)
-        ax.grid(True, alpha=0.3)
+        setup_log_axes(ax, "Layer Jacobians", "layer l", "spectral norm (log scale)")
         ax.legend(loc="lower right", fontsize=9, framealpha=0.8)
         self.artists = [self.norm_line, self.overflow_marks, self.summary]
 
@@ -167,9 +148,7 @@ class JacobianView:
         high += 0.45 * (high - low)  # room for the summary box
         low, high = sticky_limits((low, high), self.ax.get_ylim())
         bad = nonfinite_indices(result.jacobian_norms, 1)
-        self.overflow_marks.set_offsets(
-            np.column_stack([bad, np.full(bad.size, high)]) if bad.size else np.empty((0, 2))
-        )
+        place_marks(self.overflow_marks, bad, high)
         self.summary.set_text(
             f"∏ ‖Jₗ‖ = {format_power(result.log10_norm_product)}  (upper bound)\n"
             f"‖J_L ⋯ J₁‖ = {format_power(result.e2e_log10_norm)}  (true, end to end)"

@@ -32,26 +32,13 @@ from explorer.plots.style import (
     index_limits,
     log10_finite,
     nonfinite_indices,
+    overflow_marks,
+    place_marks,
+    setup_log_axes,
     show_legend,
     sticky_limits,
-    use_integer_axis,
-    use_log10_axis,
+    warning_note,
 )
-
-
-def _setup(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    use_log10_axis(ax)
-    use_integer_axis(ax)
-    ax.grid(True, alpha=0.3)
-
-
-def _marks_at_top(marks: Any, indices: np.ndarray, top: float) -> None:
-    marks.set_offsets(
-        np.column_stack([indices, np.full(indices.size, top)]) if indices.size else np.empty((0, 2))
-    )
 
 
 def log10_time_reference(result: Any) -> np.ndarray | None:
@@ -71,13 +58,9 @@ class TimeDeltaView:
             [], [], color=GREEN, lw=1.5, ls="--", label="‖∂L/∂cₖ‖ (LSTM cell)"
         )
         (self.reference_line,) = ax.plot([], [], color=BLACK, lw=1, ls=":", label="|w|^(T−k)")
-        self.overflow_marks = ax.scatter(
-            [], [], marker="v", s=40, color=VERMILLION, zorder=5, label="inf/NaN", clip_on=False
-        )
-        self.note = ax.text(
-            0.01, 0.03, "", transform=ax.transAxes, color=VERMILLION, fontsize=10, va="bottom"
-        )
-        _setup(ax, "Gradient reaching each step", "time step k", "norm (log scale)")
+        self.overflow_marks = overflow_marks(ax, label="inf/NaN")
+        self.note = warning_note(ax)
+        setup_log_axes(ax, "Gradient reaching each step", "time step k", "norm (log scale)")
         self.legend_handles = [
             self.delta_line,
             self.cell_line,
@@ -113,7 +96,7 @@ class TimeDeltaView:
             shown.append(values)
         low, high = sticky_limits(finite_limits(*shown), self.ax.get_ylim())
         bad = nonfinite_indices(result.delta_norms, 0)
-        _marks_at_top(self.overflow_marks, bad, high)
+        place_marks(self.overflow_marks, bad, high)
         self.overflow_marks.set_visible(bad.size > 0)
         self.note.set_text(_delta_note(result))
         show_legend(self.ax, self.legend_handles, **LEGEND)
@@ -148,10 +131,8 @@ class StepJacobianView:
         )
         (self.lambda_line,) = ax.plot([], [], color=PURPLE, lw=1.5, ls="-.", label="λ₁ of W")
         (self.norm_line,) = ax.plot([], [], color=SKY, lw=1.5, label="‖∂sₜ/∂sₜ₋₁‖₂")
-        self.overflow_marks = ax.scatter(
-            [], [], marker="v", s=40, color=VERMILLION, zorder=5, clip_on=False
-        )
-        _setup(ax, "Step Jacobians", "time step t", "spectral norm (log scale)")
+        self.overflow_marks = overflow_marks(ax)
+        setup_log_axes(ax, "Step Jacobians", "time step t", "spectral norm (log scale)")
         self.legend_handles = [
             self.unit_line,
             self.threshold_line,
@@ -182,7 +163,7 @@ class StepJacobianView:
         low, high = finite_limits(*shown, minimum_span=0.5)
         high += 0.35 * (high - low)  # room for the legend
         low, high = sticky_limits((low, high), self.ax.get_ylim())
-        _marks_at_top(self.overflow_marks, nonfinite_indices(result.jacobian_norms, 1), high)
+        place_marks(self.overflow_marks, nonfinite_indices(result.jacobian_norms, 1), high)
         show_legend(self.ax, self.legend_handles, **LEGEND)
         self.ax.set_xlim(left, right)
         self.ax.set_ylim(low, high)
@@ -198,7 +179,9 @@ class ContributionView:
             [], [], marker="*", s=120, color=VERMILLION, zorder=5, label="largest term"
         )
         self.note = ax.text(0.01, 0.03, "", transform=ax.transAxes, fontsize=10, va="bottom")
-        _setup(ax, "What each step adds to ∂L/∂W", "time step t", "Frobenius norm (log scale)")
+        setup_log_axes(
+            ax, "What each step adds to ∂L/∂W", "time step t", "Frobenius norm (log scale)"
+        )
         ax.legend(**LEGEND)
         self.artists = [self.term_line, self.dominant, self.note]
 

@@ -12,6 +12,8 @@ import math
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.collections import PathCollection
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, Locator, MaxNLocator
 
 # Okabe and Ito's colour-blind-safe palette
@@ -184,3 +186,34 @@ def show_legend(ax: Axes, handles: list[Artist], **kwargs: object) -> None:
     if legend is not None and [t.get_text() for t in legend.get_texts()] == labels:
         return
     ax.legend(handles=visible, labels=labels, **kwargs)
+
+
+def setup_log_axes(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
+    """Title and labels, log10 values on y, whole-number indices on x, a light grid."""
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    use_log10_axis(ax)
+    use_integer_axis(ax)
+    ax.grid(True, alpha=0.3)
+
+
+def overflow_marks(ax: Axes, label: str | None = None) -> PathCollection:
+    """Empty markers for indices holding inf/NaN, placed along the top by ``place_marks``."""
+    return ax.scatter(
+        [], [], marker="v", s=40, color=VERMILLION, zorder=5, label=label, clip_on=False
+    )
+
+
+def place_marks(marks: PathCollection, indices: np.ndarray, top: float) -> None:
+    """Put ``marks`` at ``indices`` along the height ``top``."""
+    marks.set_offsets(
+        np.column_stack([indices, np.full(indices.size, top)]) if indices.size else np.empty((0, 2))
+    )
+
+
+def warning_note(ax: Axes) -> Text:
+    """An empty line of text at the axes' lower left, for what overflowed or underflowed."""
+    return ax.text(
+        0.01, 0.03, "", transform=ax.transAxes, color=VERMILLION, fontsize=10, va="bottom"
+    )
