@@ -82,6 +82,13 @@ class RNNResult:
         return float(self.delta_norms[0] / self.delta_norms[-1])
 
     @property
+    def log10_reference(self) -> np.ndarray | None:
+        """(T+1,) log10 |w|^(T-k): exact for a plain linear cell with identity or orthogonal W."""
+        if self.cell != "rnn" or self.activation != "linear" or self.init == "gaussian":
+            return None
+        return (self.seq_len - np.arange(self.seq_len + 1)) * np.log10(self.weight_scale)
+
+    @property
     def vanishing_guaranteed(self) -> bool | None:
         """Plain cell: lambda_1 < 1/gamma, sufficient for the gradient to vanish."""
         side = self._pascanu_side()

@@ -51,12 +51,17 @@ class SpectrumResult:
         return int(np.sum(self.log10_singular_values == -np.inf))
 
     @property
+    def log10_smallest_nonzero(self) -> float:
+        """log10 of the smallest singular value that is not exactly 0 (NaN if there is none)."""
+        values = self.log10_singular_values
+        kept = values[values > -np.inf]
+        return float(kept[-1]) if kept.size else math.nan
+
+    @property
     def log10_spread(self) -> float:
         """Decades between the largest and the smallest nonzero singular value (the log10
         condition number when none is lost); NaN when they are not finite."""
-        values = self.log10_singular_values
-        kept = values[values > -np.inf]
-        return float(kept[0] - kept[-1]) if kept.size else math.nan
+        return float(self.log10_singular_values[0]) - self.log10_smallest_nonzero
 
     def fraction_within(self, decades: float = 1.0) -> float:
         """Share of singular values within ``decades`` of the reference scale^L."""

@@ -12,7 +12,6 @@ from typing import Any
 
 import ipywidgets as widgets
 import matplotlib as mpl
-import numpy as np
 
 from explorer.core import ACTIVATIONS, NETWORKS, SpectrumResult, jacobian_spectra
 from explorer.panels.base import Bounds, Panel, make_figure
@@ -155,7 +154,7 @@ def readout_html(result: tuple[SpectrumResult, ...]) -> str:
     first = result[0]
     rows = "".join(
         f"<tr><td>{r.init}</td><td>largest 10^{_two(r.log10_singular_values[0])},"
-        f" smallest nonzero 10^{_two(_smallest_nonzero(r))}: <b>{decades(r.log10_spread)}"
+        f" smallest nonzero 10^{_two(r.log10_smallest_nonzero)}: <b>{decades(r.log10_spread)}"
         f" decades</b> apart; {r.fraction_within(1.0):.0%} within ×10 of scaleᴸ"
         + (f"; {r.lost_directions} of {r.width} exactly 0" if r.lost_directions else "")
         + "</td></tr>"
@@ -167,12 +166,6 @@ def readout_html(result: tuple[SpectrumResult, ...]) -> str:
         f" 10^{_two(first.log10_reference)} (where an orthogonal linear network puts every"
         f" singular value)</td></tr>{rows}</table>"
     )
-
-
-def _smallest_nonzero(result: SpectrumResult) -> float:
-    values = result.log10_singular_values
-    kept = values[values > -np.inf]
-    return float(kept[-1]) if kept.size else float("nan")
 
 
 def _two(value: float) -> str:

@@ -41,13 +41,6 @@ from explorer.plots.style import (
 )
 
 
-def log10_time_reference(result: Any) -> np.ndarray | None:
-    """(T+1,) log10 |w|^(T-k): exact for a plain linear cell with identity or orthogonal W."""
-    if result.cell != "rnn" or result.activation != "linear" or result.init == "gaussian":
-        return None
-    return (result.seq_len - np.arange(result.seq_len + 1)) * np.log10(result.weight_scale)
-
-
 class TimeDeltaView:
     """Gradient norm at each time step on a log10 axis."""
 
@@ -85,7 +78,7 @@ class TimeDeltaView:
         cell = result.cell_delta_norms
         for line, values in (
             (self.cell_line, None if cell is None else log10_finite(cell)),
-            (self.reference_line, log10_time_reference(result)),
+            (self.reference_line, result.log10_reference),
         ):
             if values is None:
                 line.set_data([], [])

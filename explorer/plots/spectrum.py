@@ -79,9 +79,8 @@ class SpectrumView:
         )
         self.reference.set_xdata([result.log10_reference] * 2)
         spread = result.log10_spread
-        smallest = finite[-1] if finite.size else np.nan
         self.note.set_text(
-            f"σ from {_power(values[0])} to {_power(smallest)}"
+            f"σ from {_power(values[0])} to {_power(result.log10_smallest_nonzero)}"
             f"\n{decades(spread)} decades apart"
             f"\n{result.fraction_within(1.0):.0%} within ×10 of scaleᴸ"
         )
