@@ -10,7 +10,15 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from explorer.panels import ChainPanel, Panel, PhasePanel, RNNPanel, SpectrumPanel
+from explorer.panels import (
+    ChainPanel,
+    CliffPanel,
+    ClipPanel,
+    Panel,
+    PhasePanel,
+    RNNPanel,
+    SpectrumPanel,
+)
 
 DEEP = "Deep network"
 PHASE = "Phase diagram"
@@ -19,6 +27,8 @@ PANELS: dict[str, type[Panel]] = {
     "Recurrent network": RNNPanel,
     "Spectra": SpectrumPanel,
     PHASE: PhasePanel,
+    "Clipping": ClipPanel,
+    "The cliff": CliffPanel,
 }
 
 

@@ -2,8 +2,19 @@
 
 from explorer.panels.base import Bounds, Panel
 from explorer.panels.chain import ChainPanel
+from explorer.panels.cliff import CliffPanel
+from explorer.panels.clip import ClipPanel
 from explorer.panels.phase import PhasePanel
 from explorer.panels.rnn import RNNPanel
 from explorer.panels.spectrum import SpectrumPanel
 
-__all__ = ["Bounds", "ChainPanel", "Panel", "PhasePanel", "RNNPanel", "SpectrumPanel"]
+__all__ = [
+    "Bounds",
+    "ChainPanel",
+    "CliffPanel",
+    "ClipPanel",
+    "Panel",
+    "PhasePanel",
+    "RNNPanel",
+    "SpectrumPanel",
+]

@@ -1,16 +1,22 @@
 """Views: matplotlib only. Built once on given Axes, then ``update(result)`` mutates the artists."""
 
 from explorer.plots.chain import DeltaView, JacobianView
+from explorer.plots.cliff import CliffSurfaceView, StepCurvesView
+from explorer.plots.clip import ClipGeometryView, TensorNormView
 from explorer.plots.phase import PhaseView
 from explorer.plots.rnn import ContributionView, StepJacobianView, TimeDeltaView
 from explorer.plots.spectrum import SpectrumView
 
 __all__ = [
+    "CliffSurfaceView",
+    "ClipGeometryView",
     "ContributionView",
     "DeltaView",
     "JacobianView",
     "PhaseView",
     "SpectrumView",
+    "StepCurvesView",
     "StepJacobianView",
+    "TensorNormView",
     "TimeDeltaView",
 ]

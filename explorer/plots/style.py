@@ -121,20 +121,21 @@ def nice_ceiling(value: float) -> float:
 
 
 def sticky_limits(
-    wanted: tuple[float, float], current: tuple[float, float] | None
+    wanted: tuple[float, float], current: tuple[float, float] | None, fill: float = 0.4
 ) -> tuple[float, float]:
     """Axis limits that cover ``wanted`` and change as seldom as possible.
 
-    The current limits are kept while they cover the wanted range and it fills at least 40 % of
-    them. Otherwise the wanted range gets a quarter of its span as headroom on each side and is
-    widened to a grid of about a fifth of its span. Unchanged limits let a panel redraw only its
+    The current limits are kept while they cover the wanted range and it fills at least ``fill``
+    (40 %) of them. Otherwise the wanted range gets a quarter of its span as headroom on each
+    side and is widened to a grid of about a fifth of its span. Unchanged limits let a panel
+    redraw only its
     data (blitting) instead of every tick and label: see ``explorer.panels.redraw``.
     """
     low, high = wanted
     if current is not None:
         current_low, current_high = current
         covers = current_low <= low and high <= current_high
-        if covers and (high - low) >= 0.4 * (current_high - current_low):
+        if covers and (high - low) >= fill * (current_high - current_low):
             return current
     headroom = 0.25 * (high - low)
     low, high = low - headroom, high + headroom

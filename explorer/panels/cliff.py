@@ -1,0 +1,225 @@
+"""The cliff panel: gradient descent with and without clipping across Pascanu et al.'s wall.
+
+The loss surface of the one-unit recurrent net (``explorer.core.cliff_surface``) on a log colour
+scale, with unclipped and clipped descent from the same start (``cliff_descents``) over it, and
+the loss and gradient norm at each step beside. Click the surface to choose the start. In fan
+mode a grid of starts runs at once, and the readout counts the runs thrown off the surface.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import ipywidgets as widgets
+import matplotlib as mpl
+import numpy as np
+from matplotlib.backend_bases import MouseEvent
+
+from explorer.core import CLIFF_METHODS, CliffSurface, cliff_descents, cliff_surface
+from explorer.panels.base import Bounds, Panel, make_figure
+from explorer.panels.controls import (
+    STYLE,
+    dropdown,
+    float_slider,
+    int_slider,
+    log_slider,
+    preset_menu,
+)
+from explorer.panels.redraw import Redrawer
+from explorer.plots.cliff import CliffSurfaceView, StepCurvesView
+from explorer.plots.style import FONT_SIZE, format_number
+
+W_RANGE = (-1.0, 10.0)
+B_RANGE = (-7.0, 3.0)
+RESOLUTION = 300
+FAN_SIDE = 8  # fan mode: an 8 x 8 grid of starts
+# one refresh runs (starts x 2) descents of seq_len steps each per step: 64 starts x 500 steps x
+# T = 50 measured about 160 ms here (benchmarks/bench_issue4.py)
+COMPUTE_BUDGET = 1_600_000
+BOUNDS = {
+    "clip_threshold": Bounds(1e-3, 1e3),
+    "lr": Bounds(1e-3, 10.0),
+    "steps": Bounds(1, 1000, integer=True),
+    "seq_len": Bounds(5, 100, integer=True),
+    "start_w": Bounds(*W_RANGE),
+    "start_b": Bounds(*B_RANGE),
+}
+PRESETS = {
+    "Pascanu's Fig. 6: a step onto the wall": {
+        "start_w": 6.0,
+        "start_b": -3.0,
+        "lr": 0.5,
+        "clip_threshold": 1.0,
+        "fan": False,
+    },
+    "in the smooth valley (w < 4): clipping changes nothing": {
+        "start_w": 3.0,
+        "start_b": -1.2,
+        "lr": 0.5,
+        "clip_threshold": 1.0,
+        "fan": False,
+    },
+    "a fan of 64 starts": {"fan": True, "steps": 200, "lr": 0.5, "clip_threshold": 1.0},
+}
+
+
+def _controls() -> dict[str, widgets.ValueWidget]:
+    return {
+        "clip_threshold": log_slider("clip threshold", 1.0, BOUNDS["clip_threshold"], 0.05),
+        "method": dropdown("clip method", CLIFF_METHODS, "global_norm"),
+        "lr": log_slider("learning rate", 0.5, BOUNDS["lr"], 0.05),
+        "steps": int_slider("steps", 200, BOUNDS["steps"]),
+        "seq_len": int_slider("sequence T", 50, BOUNDS["seq_len"]),
+        "start_w": float_slider("start w", 6.0, BOUNDS["start_w"], 0.01),
+        "start_b": float_slider("start b", -3.0, BOUNDS["start_b"], 0.01),
+        "fan": widgets.Checkbox(value=False, description="fan of 8×8 starts", style=STYLE),
+    }
+
+
+@functools.lru_cache(maxsize=4)
+def _surface(seq_len: int) -> CliffSurface:
+    return cliff_surface(W_RANGE, B_RANGE, RESOLUTION, seq_len)
+
+
+def fan_starts() -> np.ndarray:
+    """The fan's starts: an 8 x 8 grid inside the surface's box."""
+    w = np.linspace(*W_RANGE, FAN_SIDE + 2)[1:-1]
+    b = np.linspace(*B_RANGE, FAN_SIDE + 2)[1:-1]
+    return np.stack(np.meshgrid(w, b), axis=-1).reshape(-1, 2)
+
+
+class CliffPanel(Panel):
+    """Unclipped versus clipped descent on the cliff-shaped loss of a one-unit recurrent net."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(_controls(), BOUNDS, **kwargs)
+        with mpl.rc_context({"font.size": FONT_SIZE}):
+            self.figure = make_figure(12.0, 5.6)
+            self.surface_view = CliffSurfaceView(self.figure.add_axes((0.06, 0.1, 0.47, 0.82)))
+            self.loss_view = StepCurvesView(
+                self.figure.add_axes((0.66, 0.58, 0.32, 0.34)), "losses", "Loss per step", "loss"
+            )
+            self.norm_view = StepCurvesView(
+                self.figure.add_axes((0.66, 0.1, 0.32, 0.34)),
+                "grad_norms",
+                "Gradient norm before clipping",
+                "‖∇L‖",
+            )
+        self.redrawer = Redrawer(
+            self.figure,
+            [*self.surface_view.artists, *self.loss_view.artists, *self.norm_view.artists],
+        )
+        self.shown_seq_len: int | None = None
+        self.figure.canvas.mpl_connect("button_press_event", self._on_click)
+        self.presets = preset_menu(PRESETS, self.set_values)
+        c = self.controls
+        self.children = [
+            widgets.HTML(
+                "<b>The cliff</b> (Pascanu et al. 2013): x_t = w σ(x_{t−1}) + b from x₀ = 0.5,"
+                " loss (σ(x_T) − 0.7)². Where the wall is, the gradient is huge: unclipped"
+                " descent (orange) is thrown away, clipped descent (blue) climbs it with a"
+                " bounded step. Click the surface to start from there."
+            ),
+            widgets.HBox(
+                [
+                    widgets.VBox([self.presets, c["clip_threshold"], c["method"], c["lr"]]),
+                    widgets.VBox([c["steps"], c["seq_len"], c["start_w"], c["start_b"]]),
+                    widgets.VBox([c["fan"]]),
+                ]
+            ),
+            self.figure.canvas,
+            self.readout,
+            self.status,
+        ]
+        self.refresh()
+
+    compute_budget = COMPUTE_BUDGET
+
+    def cost(self, params: dict[str, Any]) -> tuple[str, int]:
+        starts = FAN_SIDE**2 if params["fan"] else 1
+        return (
+            f"{starts} start(s) × {params['steps']} steps × T {params['seq_len']}",
+            starts * params["steps"] * params["seq_len"],
+        )
+
+    def budget_advice(self, params: dict[str, Any]) -> str:
+        limit = COMPUTE_BUDGET // (FAN_SIDE**2 * params["seq_len"])
+        return f"in fan mode at T = {params['seq_len']} use steps ≤ {limit}"
+
+    def compute(self, params: dict[str, Any]) -> dict[str, Any]:
+        start = fan_starts() if params["fan"] else (params["start_w"], params["start_b"])
+        unclipped, clipped = cliff_descents(
+            start,
+            params["lr"],
+            params["steps"],
+            params["clip_threshold"],
+            params["method"],
+            params["seq_len"],
+        )
+        thrown = {
+            run: descent.thrown(W_RANGE, B_RANGE)
+            for run, descent in (("unclipped", unclipped), ("clipped", clipped))
+        }
+        return {
+            "surface": _surface(params["seq_len"]),
+            "unclipped": unclipped,
+            "clipped": clipped,
+            "thrown": thrown,
+        }
+
+    def show(self, result: dict[str, Any]) -> None:
+        full = result["surface"].seq_len != self.shown_seq_len
+        if full:
+            self.surface_view.show_surface(result["surface"])
+            self.shown_seq_len = result["surface"].seq_len
+        self.surface_view.show_runs(
+            result["unclipped"], result["clipped"], result["thrown"]["unclipped"]
+        )
+        self.loss_view.update(result["unclipped"], result["clipped"])
+        self.norm_view.update(result["unclipped"], result["clipped"])
+        self.redrawer.redraw(full=full)
+        self.readout.value = _readout(result)
+
+    def ok_message(self, result: dict[str, Any]) -> str:
+        runs = len(result["unclipped"].trajectories)
+        return f"Ran {runs} unclipped and {runs} clipped descents."
+
+    def _on_click(self, event: MouseEvent) -> None:
+        if event.inaxes is not self.surface_view.ax or event.xdata is None:
+            return
+        self.set_values(
+            start_w=round(float(event.xdata), 2), start_b=round(float(event.ydata), 2), fan=False
+        )
+
+
+def _run_summary(descent: Any) -> str:
+    path = descent.trajectories[0]
+    end = path[-1]
+    steps = descent.step_lengths[0]
+    finite = steps[np.isfinite(steps)]
+    largest = float(finite.max()) if finite.size else float("nan")
+    return (
+        f"ends at (w, b) = ({format_number(end[0])}, {format_number(end[1])}), loss"
+        f" {format_number(descent.losses[0, -1])}; largest step {format_number(largest)};"
+        f" largest gradient norm {format_number(float(np.nanmax(descent.grad_norms[0])))};"
+        f" {int(descent.clipped[0].sum())} of {descent.clipped.shape[1]} steps clipped"
+    )
+
+
+def _readout(result: dict[str, Any]) -> str:
+    unclipped, clipped = result["unclipped"], result["clipped"]
+    runs = len(unclipped.trajectories)
+    if runs > 1:
+        thrown = result["thrown"]
+        return (
+            "<div style='font-size:14px'>Thrown off the surface (left the box or overflowed):"
+            f" <b>{int(thrown['unclipped'].sum())} of {runs}</b> unclipped runs,"
+            f" <b>{int(thrown['clipped'].sum())} of {runs}</b> clipped runs. Right: the median"
+            " over runs.</div>"
+        )
+    return (
+        "<table style='font-size:14px'>"
+        f"<tr><td>unclipped</td><td>{_run_summary(unclipped)}</td></tr>"
+        f"<tr><td>clipped</td><td>{_run_summary(clipped)}</td></tr></table>"
+    )

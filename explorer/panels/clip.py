@@ -1,0 +1,191 @@
+"""The clipping-geometry panel: one gradient, two clipping methods side by side.
+
+A 2- or 3-component gradient is drawn with the threshold's ball and box; several tensors (the
+gradient typed as "100, 0; 0, 0.1") are drawn as each tensor's norm before and after. The numbers a
+student checks by hand are written out beside the picture. The clipping is
+``explorer.core.clip_gradients``, in torch's, Keras's or Optax's semantics.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any
+
+import ipywidgets as widgets
+import matplotlib as mpl
+import numpy as np
+
+from explorer.core import ClipResult, clip_gradients
+from explorer.panels.base import Bounds, Panel, make_figure
+from explorer.panels.controls import STYLE, WIDE, dropdown, log_slider, preset_menu, toggles
+from explorer.plots.clip import ClipGeometryView, TensorNormView
+from explorer.plots.style import FONT_SIZE, format_number
+
+METHODS_SHOWN = ("value", "norm", "global_norm", "pascanu")  # AGC needs weights: see the core
+MAX_TENSORS = 8
+MAX_COMPONENTS = 64
+BOUNDS = {"threshold": Bounds(1e-3, 1e3)}
+PRESETS = {
+    "g = [16, 12, −8], threshold 5 (article 001)": {
+        "gradient": "16, 12, -8",
+        "threshold": 5.0,
+        "left": "value",
+        "right": "pascanu",
+    },
+    "g = [3, 4], threshold 2 (exercise 2)": {
+        "gradient": "3, 4",
+        "threshold": 2.0,
+        "left": "value",
+        "right": "norm",
+    },
+    "∂L/∂W₁ = [100, 0], ∂L/∂W₂ = [0, 0.1], max norm 1 (exercise 4)": {
+        "gradient": "100, 0; 0, 0.1",
+        "threshold": 1.0,
+        "left": "global_norm",
+        "right": "norm",
+    },
+    "a norm exactly at the threshold: [3, 4] at 5": {
+        "gradient": "3, 4",
+        "threshold": 5.0,
+        "left": "global_norm",
+        "right": "pascanu",
+    },
+}
+
+
+def parse_gradient(text: str) -> list[np.ndarray]:
+    """'16, 12, -8' -> one tensor; '100, 0; 0, 0.1' -> two. inf and nan are accepted as data."""
+    if not isinstance(text, str) or len(text) > 2000:
+        raise ValueError("gradient must be numbers separated by commas, tensors by ';'")
+    tensors = []
+    for part in text.split(";"):
+        try:
+            values = [float(item) for item in part.replace(" ", "").split(",") if item]
+        except ValueError:
+            raise ValueError(
+                f"gradient must be numbers split by commas, tensors by ';': got {part.strip()!r}"
+            ) from None
+        if not values:
+            raise ValueError("gradient must hold at least one number in each tensor")
+        tensors.append(np.array(values))
+    if len(tensors) > MAX_TENSORS or sum(t.size for t in tensors) > MAX_COMPONENTS:
+        raise ValueError(
+            f"gradient may hold up to {MAX_TENSORS} tensors and {MAX_COMPONENTS} numbers"
+        )
+    return tensors
+
+
+def _controls() -> dict[str, widgets.ValueWidget]:
+    return {
+        "gradient": widgets.Text(
+            value="16, 12, -8",
+            description="gradient",
+            style=STYLE,
+            layout=widgets.Layout(width=WIDE),
+            continuous_update=False,
+        ),
+        "threshold": log_slider("threshold", 5.0, BOUNDS["threshold"], step=0.01),
+        "left": dropdown("left", METHODS_SHOWN, "value"),
+        "right": dropdown("right", METHODS_SHOWN, "pascanu"),
+        "semantics": toggles("semantics", ("torch", "keras", "optax"), "torch", "70px"),
+    }
+
+
+class ClipPanel(Panel):
+    """Two clipping methods applied to the same gradient, drawn and written out."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(_controls(), BOUNDS, **kwargs)
+        with mpl.rc_context({"font.size": FONT_SIZE}):
+            self.figure = make_figure(11.0, 5.0, left=0.7, gap=0.9)
+            planes = [self.figure.add_subplot(1, 2, i + 1) for i in range(2)]
+            spaces = [self.figure.add_subplot(1, 2, i + 1, projection="3d") for i in range(2)]
+            bars = [self.figure.add_subplot(1, 2, i + 1) for i in range(2)]
+            self.views: dict[str, list[Any]] = {
+                "2-D": [ClipGeometryView(ax, 2) for ax in planes],
+                "3-D": [ClipGeometryView(ax, 3) for ax in spaces],
+                "tensors": [TensorNormView(ax) for ax in bars],
+            }
+        self.mode = ""
+        self.presets = preset_menu(PRESETS, self.set_values)
+        c = self.controls
+        self.children = [
+            widgets.HTML(
+                "<b>Clipping geometry</b>: norm clipping shrinks g onto the ball ‖g‖ = threshold"
+                " and keeps its direction; value clipping clamps each component into the box"
+                " and turns it. Type a gradient (tensors separated by ';')."
+            ),
+            widgets.HBox(
+                [
+                    widgets.VBox([self.presets, c["gradient"], c["threshold"]]),
+                    widgets.VBox([c["left"], c["right"], c["semantics"]]),
+                ]
+            ),
+            self.figure.canvas,
+            self.readout,
+            self.status,
+        ]
+        self.refresh()
+
+    def compute(self, params: dict[str, Any]) -> tuple[ClipResult, ClipResult]:
+        tensors = parse_gradient(params["gradient"])
+        return tuple(
+            clip_gradients(tensors, params[side], params["threshold"], params["semantics"])
+            for side in ("left", "right")
+        )
+
+    def show(self, result: tuple[ClipResult, ClipResult]) -> None:
+        original = result[0].original
+        if len(original) == 1 and original[0].size in (2, 3):
+            mode = f"{original[0].size}-D"
+        else:
+            mode = "tensors"
+        for name, views in self.views.items():
+            for view in views:
+                view.ax.set_visible(name == mode)
+        for view, side in zip(self.views[mode], result, strict=True):
+            view.update(side)
+        self.mode = mode
+        self.figure.canvas.draw_idle()
+        self.readout.value = _readout(result)
+
+    def ok_message(self, result: tuple[ClipResult, ClipResult]) -> str:
+        return f"Clipped with {result[0].semantics} semantics."
+
+
+def _vector(values: np.ndarray) -> str:
+    return "[" + ", ".join(format_number(float(v)) for v in np.ravel(values)) + "]"
+
+
+def _multiplier(result: ClipResult) -> str:
+    """The one multiplier, the per-tensor ones, or none (value clipping is per component)."""
+    if result.method == "value":
+        return "none: each component is clamped"
+    if math.isnan(result.coefficient):
+        return _vector(result.coefficients)
+    return f"{result.coefficient:.9g}"
+
+
+def _readout(result: tuple[ClipResult, ClipResult]) -> str:
+    rows = [
+        ("library call", lambda r: html.escape(r.library_call)),
+        ("‖g‖ before", lambda r: format_number(r.norm_before)),
+        ("‖g‖ after", lambda r: format_number(r.norm_after)),
+        ("multiplier", _multiplier),
+        ("clipped?", lambda r: "yes" if r.clipped else "no"),
+        ("cosine(g, clipped)", lambda r: f"{r.cosine:.6f}"),
+        ("clipped gradient", lambda r: "; ".join(_vector(g) for g in r.grads)),
+    ]
+    head = "".join(f"<th style='padding:0 12px'>{r.method}</th>" for r in result)
+    body = "".join(
+        f"<tr><td>{label}</td>"
+        + "".join(f"<td style='padding:0 12px'>{cell(r)}</td>" for r in result)
+        + "</tr>"
+        for label, cell in rows
+    )
+    given = "; ".join(_vector(g) for g in result[0].original)
+    return (
+        f"<div style='font-size:14px'>g = {given}, threshold {format_number(result[0].threshold)}"
+        f"<table><tr><td></td>{head}</tr>{body}</table></div>"
+    )

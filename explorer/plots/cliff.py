@@ -1,0 +1,172 @@
+"""Views of the cliff (``explorer.core.cliff_surface`` and ``cliff_descent`` results).
+
+``CliffSurfaceView``: the loss over (w, b) as an image on a log10 colour scale (viridis, readable
+in grey and by the colour-blind), with descent trajectories over it: unclipped and clipped from
+the same start, or a fan of many starts. ``StepCurvesView``: the loss or the gradient norm at each
+step of the two runs, log10 axis, with the clip threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+from matplotlib.colors import Normalize
+
+from explorer.plots.style import (
+    BLACK,
+    LEGEND,
+    ORANGE,
+    SKY,
+    VERMILLION,
+    finite_limits,
+    index_limits,
+    log10_finite,
+    setup_log_axes,
+    show_legend,
+    sticky_limits,
+)
+
+UNCLIPPED = ORANGE
+CLIPPED = SKY
+LOSS_FLOOR = -12.0  # log10 loss shown as "at most 10^-12" (the valley floor is exactly 0)
+
+
+class CliffSurfaceView:
+    """log10 loss over (w, b) with unclipped and clipped trajectories."""
+
+    def __init__(self, ax: Axes) -> None:
+        self.ax = ax
+        self.image = ax.imshow(
+            np.zeros((2, 2)),
+            origin="lower",
+            aspect="auto",
+            cmap="viridis",
+            interpolation="nearest",
+            extent=(0, 1, 0, 1),
+            norm=Normalize(LOSS_FLOOR, 0),
+        )
+        self.colorbar = ax.figure.colorbar(self.image, ax=ax, pad=0.02)
+        self.colorbar.set_label("log₁₀ loss")
+        (self.unclipped,) = ax.plot(
+            [], [], color=UNCLIPPED, lw=2, marker=".", ms=4, label="unclipped"
+        )
+        (self.clipped,) = ax.plot([], [], color=CLIPPED, lw=2, marker=".", ms=4, label="clipped")
+        self.fan_unclipped = ax.add_collection(
+            LineCollection([], colors=UNCLIPPED, linewidths=1, alpha=0.8, label="unclipped")
+        )
+        self.fan_clipped = ax.add_collection(
+            LineCollection([], colors=CLIPPED, linewidths=1, alpha=0.9, label="clipped")
+        )
+        (self.start,) = ax.plot(
+            [], [], ls="", marker="o", ms=9, mfc="white", mec=BLACK, label="start"
+        )
+        (self.ends,) = ax.plot(
+            [], [], ls="", marker="x", ms=8, color=VERMILLION, mew=2, label="thrown off"
+        )
+        ax.set_xlabel("w (recurrent weight)")
+        ax.set_ylabel("b (bias)")
+        self.artists = [
+            self.unclipped,
+            self.clipped,
+            self.fan_unclipped,
+            self.fan_clipped,
+            self.start,
+            self.ends,
+        ]
+
+    def show_surface(self, surface: Any) -> None:
+        """The loss image of a ``CliffSurface``; limits are the grid's."""
+        self.image.set_data(np.maximum(log10_finite(surface.loss), LOSS_FLOOR))
+        extent = (surface.w[0], surface.w[-1], surface.b[0], surface.b[-1])
+        self.image.set_extent(extent)
+        self.ax.set_xlim(extent[:2])
+        self.ax.set_ylim(extent[2:])
+        self.ax.set_title(f"loss (σ(x_T) − 0.7)², T = {surface.seq_len}")
+
+    def show_runs(self, unclipped: Any, clipped: Any, thrown: np.ndarray | None = None) -> None:
+        """One start: two lines. Several starts (a fan): two bundles, thrown runs marked."""
+        fan = len(unclipped.trajectories) > 1
+        for line, run in ((self.unclipped, unclipped), (self.clipped, clipped)):
+            line.set_visible(not fan)
+            points = _drawable(run.trajectories[0])
+            line.set_data(points[:, 0], points[:, 1])
+        for bundle, run in ((self.fan_unclipped, unclipped), (self.fan_clipped, clipped)):
+            bundle.set_visible(fan)
+            bundle.set_segments([_drawable(path) for path in run.trajectories] if fan else [])
+        starts = unclipped.trajectories[:, 0]
+        self.start.set_data(starts[:, 0], starts[:, 1])
+        self.start.set_markersize(5 if fan else 9)
+        ends = np.empty((0, 2))
+        if thrown is not None:
+            last = unclipped.trajectories[:, -1][thrown]
+            ends = _clamp_to_view(last, self.ax)
+        self.ends.set_data(ends[:, 0], ends[:, 1])
+        self.ends.set_visible(bool(len(ends)))
+        handles = (
+            [self.unclipped, self.clipped] if not fan else [self.fan_unclipped, self.fan_clipped]
+        )
+        show_legend(
+            self.ax,
+            [*handles, self.start, self.ends],
+            **{**LEGEND, "loc": "lower left", "fontsize": 9},
+        )
+
+
+def _drawable(path: np.ndarray) -> np.ndarray:
+    """A trajectory cut at its first non-finite point (matplotlib cannot place inf)."""
+    finite = np.isfinite(path).all(axis=1)
+    stop = len(path) if finite.all() else int(np.argmin(finite))
+    return path[:stop]
+
+
+def _clamp_to_view(points: np.ndarray, ax: Axes) -> np.ndarray:
+    """Points pulled onto the edge of the view (NaN points to its centre), to mark where runs
+    left it."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    points = np.where(np.isfinite(points), points, [(x0 + x1) / 2, (y0 + y1) / 2])
+    return np.column_stack([np.clip(points[:, 0], x0, x1), np.clip(points[:, 1], y0, y1)])
+
+
+class StepCurvesView:
+    """A per-step quantity (loss or gradient norm) of the unclipped and clipped runs, log10 y."""
+
+    def __init__(self, ax: Axes, quantity: str, title: str, ylabel: str) -> None:
+        self.ax = ax
+        self.quantity = quantity  # "losses" or "grad_norms"
+        (self.unclipped,) = ax.plot([], [], color=UNCLIPPED, lw=2, label="unclipped")
+        (self.clipped,) = ax.plot([], [], color=CLIPPED, lw=2, label="clipped")
+        (self.threshold,) = ax.plot([], [], color=BLACK, lw=1, ls="--", label="clip threshold")
+        setup_log_axes(ax, title, "step", ylabel)
+        self.artists = [self.unclipped, self.clipped, self.threshold]
+
+    def update(self, unclipped: Any, clipped: Any) -> None:
+        """Curves of run 0 of each (the fan shows the median over runs)."""
+        curves = []
+        for line, run in ((self.unclipped, unclipped), (self.clipped, clipped)):
+            values = getattr(run, self.quantity)
+            curve = values[0] if len(values) == 1 else np.nanmedian(values, axis=0)
+            curve = log10_finite(curve)
+            if self.quantity == "losses":
+                curve = np.maximum(curve, LOSS_FLOOR)
+            line.set_data(np.arange(curve.size), curve)
+            curves.append(curve)
+        steps = curves[0].size - 1
+        show_threshold = self.quantity == "grad_norms" and clipped.clip_threshold is not None
+        level = math.log10(clipped.clip_threshold) if show_threshold else math.nan
+        self.threshold.set_visible(show_threshold)
+        self.threshold.set_data([0, steps], [level, level])
+        self.ax.set_xlim(index_limits(steps, 0))
+        if self.quantity == "losses":  # the loss lies in [0, 0.49]: one fixed range
+            self.ax.set_ylim(LOSS_FLOOR - 0.5, 0.5)
+        else:  # limits that seldom change, so a slider move only repaints the lines
+            wanted = finite_limits(*curves, np.array([level]), minimum_span=2.0)
+            self.ax.set_ylim(sticky_limits(wanted, self.ax.get_ylim(), fill=0.15))
+        handles = [self.unclipped, self.clipped, self.threshold]
+        show_legend(self.ax, handles, **{**LEGEND, "fontsize": 9})
+
+
+__all__ = ["CliffSurfaceView", "StepCurvesView"]
