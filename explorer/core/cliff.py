@@ -162,6 +162,8 @@ def _check_descent(
             f"start must be a (w, b) pair or an array of shape (runs, 2), got shape {starts.shape}"
         )
     starts = starts.reshape(-1, 2)
+    if len(starts) == 0:
+        raise ValueError("start must hold at least one (w, b) pair, got none")
     if not np.isfinite(starts).all() or np.abs(starts).max() > MAX_PARAMETER:
         raise ValueError(
             f"start must hold finite values in [-{MAX_PARAMETER:g}, {MAX_PARAMETER:g}]"
@@ -285,10 +287,12 @@ def _loss_backprop(
     factors = slope[:-1] * weight
     factors[0] = 2.0 * error * slope[0]
     delta = torch.cumprod(torch.from_numpy(factors), dim=0).numpy()
+    # sums over time taken in time order (cumsum), so a run's result does not depend on how
+    # many runs share its batch (numpy sums a lone column pairwise, several columns row by row)
     gradient = np.empty((len(weight), 2))
-    np.sum(delta, axis=0, out=gradient[:, 1])  # dL/db = sum of delta_t
+    gradient[:, 1] = np.cumsum(delta, axis=0)[-1]  # dL/db = sum of delta_t
     # dL/dw = sum of delta_t sigma(x_{t-1}) = (dL/db + sum of delta_t u_{t-1}) / 2
-    np.einsum("kr,kr->r", delta, u[1:], out=gradient[:, 0])
+    gradient[:, 0] = np.cumsum(delta * u[1:], axis=0)[-1]
     gradient[:, 0] += gradient[:, 1]
     gradient[:, 0] *= 0.5
     return error * error, gradient

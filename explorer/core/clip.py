@@ -202,7 +202,9 @@ def _as_tensors(
         raise ValueError(f"{name} must hold at least one tensor, got none")
     tensors = []
     for item in items:
-        tensor = item.detach() if isinstance(item, torch.Tensor) else _from_array(name, item)
+        tensor = (
+            item.detach().clone() if isinstance(item, torch.Tensor) else _from_array(name, item)
+        )
         if tensor.dtype not in (torch.float32, torch.float64):
             raise ValueError(f"{name} must be float32 or float64 tensors, got {tensor.dtype}")
         tensors.append(tensor.cpu())
