@@ -125,7 +125,14 @@ def test_click_on_the_phase_diagram_loads_the_deep_network_panel() -> None:
 
 def test_app_builds_a_tab_when_it_is_first_selected() -> None:
     app = App()
-    assert app.tabs.titles == ("Deep network", "Recurrent network", "Spectra", "Phase diagram")
+    assert app.tabs.titles == (
+        "Deep network",
+        "Recurrent network",
+        "Spectra",
+        "Phase diagram",
+        "Clipping",
+        "The cliff",
+    )
     assert list(app.panels) == ["Deep network"]  # the others wait for their tab
     app.tabs.selected_index = 1
     assert isinstance(app.panels["Recurrent network"], RNNPanel)
