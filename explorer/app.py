@@ -18,6 +18,7 @@ from explorer.panels import (
     PhasePanel,
     RNNPanel,
     SpectrumPanel,
+    TrainingPanel,
 )
 
 DEEP = "Deep network"
@@ -29,6 +30,7 @@ PANELS: dict[str, type[Panel]] = {
     PHASE: PhasePanel,
     "Clipping": ClipPanel,
     "The cliff": CliffPanel,
+    "Training lab": TrainingPanel,
 }
 
 

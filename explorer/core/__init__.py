@@ -14,11 +14,29 @@ from explorer.core.cliff import (
     cliff_loss,
     cliff_surface,
 )
-from explorer.core.clip import METHODS, SEMANTICS, ClipResult, NonFiniteNormError, clip_gradients
+from explorer.core.clip import (
+    METHODS,
+    SEMANTICS,
+    ClipResult,
+    NonFiniteNormError,
+    clip_gradients,
+    clip_in_place,
+)
 from explorer.core.meanfield import PhaseResult, mean_field_chi, phase_diagram
+from explorer.core.monitor import GradientHistory, GradientRecorder, gradient_norms
 from explorer.core.nets import ACTIVATIONS, DTYPES, INITS
 from explorer.core.rnn import CELLS, RNN_INITS, RNNResult, rnn_gradients
 from explorer.core.spectrum import NETWORKS, SpectrumResult, jacobian_spectra, jacobian_spectrum
+from explorer.core.train import (
+    OPTIMIZERS,
+    SCENARIO_DEFAULTS,
+    SCENARIOS,
+    Trainer,
+    TrainingHistory,
+    regression_data,
+    train,
+    train_pair,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -28,25 +46,37 @@ __all__ = [
     "INITS",
     "METHODS",
     "NETWORKS",
+    "OPTIMIZERS",
     "RNN_INITS",
+    "SCENARIOS",
+    "SCENARIO_DEFAULTS",
     "SEMANTICS",
     "ChainResult",
     "CliffDescent",
     "CliffSurface",
     "ClipResult",
+    "GradientHistory",
+    "GradientRecorder",
     "NonFiniteNormError",
     "PhaseResult",
     "RNNResult",
     "SpectrumResult",
+    "Trainer",
+    "TrainingHistory",
     "chain_gradients",
     "cliff_descent",
     "cliff_descents",
     "cliff_loss",
     "cliff_surface",
     "clip_gradients",
+    "clip_in_place",
+    "gradient_norms",
     "jacobian_spectra",
     "jacobian_spectrum",
     "mean_field_chi",
     "phase_diagram",
+    "regression_data",
     "rnn_gradients",
+    "train",
+    "train_pair",
 ]

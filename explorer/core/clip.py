@@ -178,6 +178,37 @@ def clip_gradients(
     )
 
 
+def clip_in_place(
+    grads: Sequence[torch.Tensor],
+    method: str,
+    threshold: float,
+    params: Sequence[torch.Tensor] | None = None,
+    *,
+    norm_type: float = 2.0,
+    eps: float = 1e-3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clip the tensors ``grads`` in place with torch's semantics, as a training step does.
+
+    The same rules as ``clip_gradients(..., semantics="torch")`` (equal to ``clip_grad_norm_`` /
+    ``clip_grad_value_`` to the bit) without copies. Returns the multiplier applied to each
+    tensor (NaN for "value" and "agc", which do not scale whole tensors) and whether each was
+    clipped. "agc" needs the weights as ``params``.
+    """
+    method = check_choice("method", method, METHODS)
+    threshold = check_float("threshold", threshold, 0.0, MAX_THRESHOLD, low_open=True)
+    norm_type = _check_norm_type(norm_type, "torch")
+    if method == "agc" and params is None:
+        raise ValueError("params must be given for method='agc': the weights, one per grad")
+    coefficients, clipped = _RULES[method, "torch"](
+        list(grads),
+        threshold,
+        norm_type=norm_type,
+        weights=None if params is None else [p.detach() for p in params],
+        eps=eps,
+    )
+    return np.asarray(coefficients, dtype=np.float64), np.asarray(clipped, dtype=bool)
+
+
 def _check_norm_type(norm_type: object, semantics: str) -> float:
     if isinstance(norm_type, str) and norm_type == "inf":
         norm_type = math.inf

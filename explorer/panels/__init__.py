@@ -7,6 +7,7 @@ from explorer.panels.clip import ClipPanel
 from explorer.panels.phase import PhasePanel
 from explorer.panels.rnn import RNNPanel
 from explorer.panels.spectrum import SpectrumPanel
+from explorer.panels.train import TrainingPanel
 
 __all__ = [
     "Bounds",
@@ -17,4 +18,5 @@ __all__ = [
     "PhasePanel",
     "RNNPanel",
     "SpectrumPanel",
+    "TrainingPanel",
 ]

@@ -23,14 +23,19 @@ class Redrawer:
     def __init__(self, figure: Figure, artists: Sequence[Artist]) -> None:
         self.figure = figure
         self.canvas = figure.canvas
-        self.artists = list(artists)
-        for artist in self.artists:
-            artist.set_animated(True)  # left out of full draws; drawn by _on_draw instead
+        self.artists: list[Artist] = []
+        self.set_artists(artists)
         self._background: object | None = None
         self._drawn_limits: list[tuple[float, ...]] | None = None
         self.full_draws = 0  # counters for tests and benchmarks
         self.blits = 0
         self.canvas.mpl_connect("draw_event", self._on_draw)
+
+    def set_artists(self, artists: Sequence[Artist]) -> None:
+        """The artists repainted on each redraw (the rest is the cached background)."""
+        self.artists = list(artists)
+        for artist in self.artists:
+            artist.set_animated(True)  # left out of full draws; drawn by _on_draw instead
 
     def redraw(self, *, full: bool = False) -> str:
         """Show the artists' current data; return "blit" or "full". ``full`` asks for a full

@@ -6,6 +6,7 @@ from explorer.plots.clip import ClipGeometryView, TensorNormView
 from explorer.plots.phase import PhaseView
 from explorer.plots.rnn import ContributionView, StepJacobianView, TimeDeltaView
 from explorer.plots.spectrum import SpectrumView
+from explorer.plots.train import LayerNormsView, TrainingCurvesView
 
 __all__ = [
     "CliffSurfaceView",
@@ -13,10 +14,12 @@ __all__ = [
     "ContributionView",
     "DeltaView",
     "JacobianView",
+    "LayerNormsView",
     "PhaseView",
     "SpectrumView",
     "StepCurvesView",
     "StepJacobianView",
     "TensorNormView",
     "TimeDeltaView",
+    "TrainingCurvesView",
 ]

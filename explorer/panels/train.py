@@ -1,0 +1,402 @@
+"""The training lab: unclipped and clipped training side by side, watched while it runs.
+
+Start trains two copies of a scenario's network from the same initial weights on the same
+batches, one without clipping and one with the chosen clip method. Training runs in chunks of
+about ``CHUNK_SECONDS`` that yield to the kernel between them, so the Stop button, the other tabs
+and the browser's messages are served while it runs; the plots are repainted every
+``DRAW_SECONDS``. Afterwards the step slider scrubs each tensor's gradient norm.
+
+In a kernel (JupyterLab, Voilà) training is an asyncio task on the kernel's event loop. Without a
+running loop (a plain script) Start trains to the end before it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import ipywidgets as widgets
+import matplotlib as mpl
+
+from explorer.core import METHODS, OPTIMIZERS, SCENARIO_DEFAULTS, Trainer, TrainingHistory
+from explorer.panels.base import Bounds, Panel, make_figure
+from explorer.panels.controls import (
+    SEED_BOUNDS,
+    STYLE,
+    WIDE,
+    dropdown,
+    int_slider,
+    log_slider,
+    seed_box,
+)
+from explorer.panels.redraw import Redrawer
+from explorer.plots.style import FONT_SIZE, format_number
+from explorer.plots.train import LayerNormsView, TrainingCurvesView
+
+log = logging.getLogger(__name__)
+
+CHUNK_SECONDS = 0.04  # training per slice of kernel time; a repaint takes another slice
+DRAW_SECONDS = 0.2  # repaint the live plots at most this often
+YIELD_SECONDS = 0.002  # a real (not zero) sleep lets the kernel poll its sockets
+MAX_CHUNK = 500
+# steps x T of the recurrent scenario: about 11 ms per step per run at T = 100, hidden 64, so
+# 300,000 (T 100 x 3000 steps) trains the two runs in about a minute
+COMPUTE_BUDGET = 300_000
+BOUNDS = {
+    "lr": Bounds(1e-4, 10.0),
+    "clip_threshold": Bounds(1e-3, 1e3),
+    "steps": Bounds(10, 5000, integer=True),
+    "seq_len": Bounds(2, 300, integer=True),
+    "seed": SEED_BOUNDS,
+}
+SCENARIO_LABELS = [(defaults.title, name) for name, defaults in SCENARIO_DEFAULTS.items()]
+DEFAULT_SCENARIO = "regression"
+
+
+def _scenario_values(name: str) -> dict[str, Any]:
+    """The controls' values for a scenario's defaults."""
+    defaults = SCENARIO_DEFAULTS[name]
+    values = {
+        "optimizer": defaults.optimizer,
+        "lr": defaults.lr,
+        "clip_method": defaults.clip_method,
+        "clip_threshold": defaults.clip_threshold,
+        "steps": defaults.steps,
+    }
+    if defaults.seq_len is not None:
+        values["seq_len"] = defaults.seq_len
+    return values
+
+
+def _controls() -> dict[str, widgets.ValueWidget]:
+    values = _scenario_values(DEFAULT_SCENARIO)
+    return {
+        "scenario": dropdown("scenario", SCENARIO_LABELS, DEFAULT_SCENARIO),
+        "optimizer": dropdown("optimizer", OPTIMIZERS, values["optimizer"]),
+        "lr": log_slider("learning rate", values["lr"], BOUNDS["lr"], 0.05),
+        "clip_method": dropdown("clip method", METHODS, values["clip_method"]),
+        "clip_threshold": log_slider(
+            "clip threshold", values["clip_threshold"], BOUNDS["clip_threshold"], 0.05
+        ),
+        "steps": int_slider("steps", values["steps"], BOUNDS["steps"]),
+        "seq_len": int_slider("sequence T", SCENARIO_DEFAULTS["adding"].seq_len, BOUNDS["seq_len"]),
+        "seed": seed_box(),
+    }
+
+
+class TrainingPanel(Panel):
+    """Unclipped versus clipped training of a real network, live, with a Stop button."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(_controls(), BOUNDS, **kwargs)
+        with mpl.rc_context({"font.size": FONT_SIZE}):
+            # two canvases: each full draw (a callback of its own) stays under 100 ms
+            self.figure = make_figure(8.2, 5.4, right=0.9)
+            self.loss_view = TrainingCurvesView(
+                self.figure.add_axes((0.1, 0.58, 0.78, 0.35)), "losses", "Training loss", "loss"
+            )
+            self.norm_view = TrainingCurvesView(
+                self.figure.add_axes((0.1, 0.1, 0.78, 0.35)),
+                "grad_norms",
+                "Global gradient norm before clipping",
+                "‖∇L‖",
+                legend=False,
+            )
+            self.layer_figure = make_figure(3.8, 5.4)
+            self.layer_view = LayerNormsView(self.layer_figure.add_axes((0.3, 0.1, 0.65, 0.83)))
+        self.redrawer = Redrawer(self.figure, [*self.loss_view.artists, *self.norm_view.artists])
+        self.layer_redrawer = Redrawer(self.layer_figure, self.layer_view.artists)
+        self.start_button = widgets.Button(
+            description="Start", button_style="primary", icon="play", tooltip="Train both runs"
+        )
+        self.stop_button = widgets.Button(
+            description="Stop", button_style="danger", icon="stop", disabled=True
+        )
+        self.progress = widgets.IntProgress(
+            value=0,
+            min=0,
+            max=1,
+            description="progress",
+            style=STYLE,
+            layout=widgets.Layout(width=WIDE),
+        )
+        self.step_slider = widgets.IntSlider(
+            value=0,
+            min=0,
+            max=0,
+            description="inspect step",
+            disabled=True,
+            style=STYLE,
+            layout=widgets.Layout(width="600px"),
+        )
+        self.start_button.on_click(lambda _: self.start())
+        self.stop_button.on_click(lambda _: self.stop())
+        self.step_slider.observe(self._on_step, names="value")
+        self.trainers: tuple[Trainer, Trainer] | None = None
+        self.histories: tuple[TrainingHistory | None, TrainingHistory | None] = (None, None)
+        self.task: asyncio.Task | None = None
+        self.stats = {"chunks": 0, "longest_slice_ms": 0.0, "draws": 0}
+        self._stop_requested = False
+        c = self.controls
+        self.children = [
+            widgets.HTML(
+                "<b>Training lab</b>: the same network trained twice from the same initial"
+                " weights on the same batches, without clipping (orange) and with it (blue)."
+                " Press Start and watch the loss and the gradient norm; a dashed line and a cross"
+                " mark the first step whose loss or gradient is inf or NaN."
+            ),
+            widgets.HBox(
+                [
+                    widgets.VBox([c["scenario"], c["optimizer"], c["lr"], c["steps"]]),
+                    widgets.VBox([c["clip_method"], c["clip_threshold"], c["seq_len"], c["seed"]]),
+                ]
+            ),
+            widgets.HBox([self.start_button, self.stop_button, self.progress]),
+            widgets.HBox([self.figure.canvas, self.layer_figure.canvas]),
+            self.step_slider,
+            self.readout,
+            self.status,
+        ]
+        self._sync_scenario_controls()
+        self.refresh()
+
+    # -- controls: changing one only validates; Start trains ---------------------------------
+    compute_budget = COMPUTE_BUDGET
+
+    def cost(self, params: dict[str, Any]) -> tuple[str, int]:
+        if params["scenario"] == "adding":
+            return (
+                f"steps {params['steps']} × T {params['seq_len']}",
+                params["steps"] * params["seq_len"],
+            )
+        return f"steps {params['steps']}", params["steps"]
+
+    def budget_advice(self, params: dict[str, Any]) -> str:
+        return f"at T = {params['seq_len']} use steps ≤ {COMPUTE_BUDGET // params['seq_len']}"
+
+    def compute(self, params: dict[str, Any]) -> dict[str, Any]:
+        return params  # a refresh checks the settings; training starts with Start
+
+    def show(self, result: Any) -> None:
+        del result
+
+    def ok_message(self, result: Any) -> str:
+        del result
+        if self.running:
+            return "Training… (new settings apply at the next Start)"
+        return "Ready: press Start to train both runs."
+
+    def _on_control_change(self, change: dict[str, Any]) -> None:
+        if change["owner"] is self.controls["scenario"] and not self._quiet:
+            with self._silenced():
+                for name, value in _scenario_values(change["new"]).items():
+                    self.controls[name].value = value
+            self._sync_scenario_controls()
+        super()._on_control_change(change)
+
+    def _sync_scenario_controls(self) -> None:
+        self.controls["seq_len"].disabled = self.controls["scenario"].value != "adding"
+
+    # -- training ----------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.trainers is not None and not all(t.done for t in self.trainers)
+
+    def start(self) -> bool:
+        """Start both runs from the current settings (a run in progress is stopped first).
+        Returns whether training started."""
+        if not self.refresh():
+            return False
+        if self.task is not None and not self.task.done():
+            self.task.cancel()  # the last Start wins; the old runs are dropped
+        params = self.result
+        settings = {
+            "optimizer": params["optimizer"],
+            "lr": params["lr"],
+            "steps": params["steps"],
+            "seed": params["seed"],
+            "clip_threshold": params["clip_threshold"],
+        }
+        if params["scenario"] == "adding":
+            settings["seq_len"] = params["seq_len"]
+        try:
+            self.trainers = (
+                Trainer(params["scenario"], clip_method=None, **settings),
+                Trainer(params["scenario"], clip_method=params["clip_method"], **settings),
+            )
+        except ValueError as error:
+            self.set_status(str(error), "error")
+            return False
+        self._stop_requested = False
+        self.stats = {"chunks": 0, "longest_slice_ms": 0.0, "draws": 0}
+        self.histories = (None, None)
+        self.progress.max, self.progress.value = params["steps"], 0
+        self.step_slider.disabled = True
+        self.start_button.description = "Restart"
+        self.stop_button.disabled = False
+        for view in (self.loss_view, self.norm_view):
+            view.start(params["steps"])
+        self._draw(full=True)
+        self.set_status(f"Training… step 0 of {params['steps']}.", "ok")
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (a plain script): train to the end now
+            for _ in self._slices():
+                pass
+            return True
+        self.task = loop.create_task(self._run())
+        return True
+
+    def stop(self) -> None:
+        """Ask a run in progress to end after its current chunk."""
+        if self.running:
+            self._stop_requested = True
+            if self.task is None or self.task.done():  # nothing will see the request: end now
+                self._finish()
+
+    async def _run(self) -> None:
+        try:
+            for _ in self._slices():
+                await asyncio.sleep(YIELD_SECONDS)
+        except Exception as error:  # keep the panel usable whatever happened
+            log.exception("training failed")
+            self.set_status(f"Training failed: {type(error).__name__}: {error}", "error")
+            self._finish()
+
+    def _slices(self) -> Iterator[None]:
+        """Train in slices of about CHUNK_SECONDS, repainting every DRAW_SECONDS; yields between
+        slices (each yield is a chance for the kernel to serve other messages)."""
+        assert self.trainers is not None
+        trainers = self.trainers
+        chunk, last_draw = 1, time.perf_counter()
+        while not self._stop_requested and not all(t.done for t in trainers):
+            began = time.perf_counter()
+            for trainer in trainers:
+                trainer.advance(chunk)
+            elapsed = time.perf_counter() - began
+            self._note_slice(elapsed)
+            chunk = max(1, min(MAX_CHUNK, int(chunk * CHUNK_SECONDS / max(elapsed, 1e-4))))
+            if time.perf_counter() - last_draw >= DRAW_SECONDS:
+                yield
+                began = time.perf_counter()
+                self._show_progress()
+                self._note_slice(time.perf_counter() - began)
+                last_draw = time.perf_counter()
+            yield
+        self._finish()
+
+    def _note_slice(self, seconds: float) -> None:
+        self.stats["chunks"] += 1
+        self.stats["longest_slice_ms"] = max(self.stats["longest_slice_ms"], seconds * 1e3)
+
+    def _show_progress(self) -> None:
+        assert self.trainers is not None
+        self.histories = (self.trainers[0].history(), self.trainers[1].history())
+        done = max(t.steps_done for t in self.trainers)
+        self.progress.value = done
+        self._update_views(cursor=None)
+        self.set_status(f"Training… step {done} of {self.progress.max}.", "ok")
+
+    def _finish(self) -> None:
+        assert self.trainers is not None
+        for trainer in self.trainers:
+            trainer.stop()
+        self.histories = (self.trainers[0].history(), self.trainers[1].history())
+        unclipped, clipped = self.histories
+        last = max(unclipped.steps, clipped.steps) - 1
+        self.progress.value = max(t.steps_done for t in self.trainers)
+        self.stop_button.disabled = True
+        self.start_button.description = "Start"
+        with self._silenced():
+            self.step_slider.max = max(last, 0)
+            self.step_slider.value = _inspect_at(unclipped, clipped)
+        self.step_slider.disabled = last < 0
+        self._update_views(cursor=self.step_slider.value)
+        self.readout.value = _readout(unclipped, clipped)
+        self.set_status(_finish_message(unclipped, clipped, self._stop_requested), "ok")
+
+    # -- drawing -----------------------------------------------------------------------------
+    def _update_views(self, cursor: int | None) -> None:
+        unclipped, clipped = self.histories
+        self.loss_view.update(unclipped, clipped, cursor)
+        self.norm_view.update(unclipped, clipped, cursor)
+        names = self.layer_view.names
+        last = max(run.steps for run in self.histories if run is not None) - 1
+        self.layer_view.update(unclipped, clipped, max(last if cursor is None else cursor, 0))
+        self._draw(new_layers=self.layer_view.names != names)
+
+    def _draw(self, *, full: bool = False, new_layers: bool = False) -> None:
+        """Repaint both canvases (blitting where their limits allow); ``new_layers``: the layer
+        view has new bars."""
+        self.redrawer.redraw(full=full)
+        if new_layers:
+            self.layer_redrawer.set_artists(self.layer_view.artists)
+        self.layer_redrawer.redraw(full=full or new_layers)
+        self.stats["draws"] += 1
+
+    def _on_step(self, change: dict[str, Any]) -> None:
+        if self._quiet or self.histories[0] is None:
+            return
+        step = Bounds(0, self.step_slider.max, integer=True).clamp(change["new"], 0)
+        self._update_views(cursor=step)
+        self.readout.value = _readout(*self.histories, step=step)
+
+
+def _inspect_at(unclipped: TrainingHistory, clipped: TrainingHistory) -> int:
+    """The step to show after a run: the unclipped run's last finite step, else the last."""
+    step = unclipped.first_nonfinite_step
+    if step is not None:
+        return max(step - 1, 0)
+    return max(max(unclipped.steps, clipped.steps) - 1, 0)
+
+
+def _run_row(name: str, run: TrainingHistory, step: int | None) -> str:
+    first = run.first_nonfinite_step
+    ended = {
+        "completed": f"completed {run.steps} steps",
+        "diverged": f"<b>non-finite at step {first}</b>",
+        "stopped": f"stopped after {run.steps} steps",
+        "running": f"{run.steps} steps so far",
+    }[run.stop_reason]
+    finite_losses = run.losses[: first if first is not None else run.steps]
+    final = format_number(float(finite_losses[-1])) if finite_losses.size else "–"
+    cells = [
+        name,
+        ended,
+        f"last finite loss {final}",
+        f"largest ‖∇L‖ {format_number(run.largest_grad_norm)}",
+        f"first ‖∇L‖ {format_number(float(run.grad_norms[0]))}" if run.steps else "",
+        f"clipped on {run.clip_count} steps" if run.clip_method else "",
+    ]
+    if step is not None and step < run.steps:
+        cells.append(
+            f"step {step}: loss {format_number(float(run.losses[step]))},"
+            f" ‖∇L‖ {format_number(float(run.grad_norms[step]))}"
+        )
+    return "<tr>" + "".join(f"<td style='padding-right:14px'>{c}</td>" for c in cells) + "</tr>"
+
+
+def _readout(unclipped: TrainingHistory, clipped: TrainingHistory, step: int | None = None) -> str:
+    rows = _run_row("unclipped", unclipped, step) + _run_row(
+        f"clipped ({clipped.clip_method} at {format_number(clipped.clip_threshold or 0)})",
+        clipped,
+        step,
+    )
+    return f"<table style='font-size:14px'>{rows}</table>"
+
+
+def _finish_message(unclipped: TrainingHistory, clipped: TrainingHistory, stopped: bool) -> str:
+    if stopped:
+        return f"Stopped after {max(unclipped.steps, clipped.steps)} steps."
+    words = []
+    for name, run in (("unclipped", unclipped), ("clipped", clipped)):
+        step = run.first_nonfinite_step
+        words.append(
+            f"the {name} run went non-finite at step {step}"
+            if step is not None
+            else f"the {name} run stayed finite"
+        )
+    return "Done: " + ", ".join(words) + ". Move the step slider to inspect a step."
