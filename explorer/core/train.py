@@ -7,8 +7,8 @@ Two scenarios, their data made here from a fixed seed (nothing is downloaded):
   ``make_regression(n_samples=1000, n_features=20, noise=0.1, random_state=1)`` (scikit-learn's
   algorithm, reproduced to the bit), in shuffled batches of 128 drawn as
   ``DataLoader(shuffle=True)`` draws them, by SGD with learning rate 0.07 and momentum 0.8.
-  The tutorial clipped by value at 1.0. Its targets have a standard deviation of about 150, so the first gradients are in the
-  hundreds and unclipped training overflows within a few steps.
+  The tutorial clipped by value at 1.0. Its targets have a standard deviation of about 150, so
+  the first gradients are in the hundreds and unclipped training overflows within a few steps.
 - ``"adding"``: the adding problem (Hochreiter & Schmidhuber 1997; Pascanu et al. 2013): a
   sequence of T pairs (a value drawn from U[0, 1], a marker), two of them marked, one in each half;
   the target is the sum of the two marked values. A plain tanh RNN (``torch.nn.RNN``) reads the
