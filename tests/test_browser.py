@@ -213,3 +213,33 @@ def test_served_log_sliders_keep_the_panels_values(server: str, browser) -> None
     page.wait_for_function(f"({CLIFF_READOUT_JS})().includes('ends at')", timeout=20_000)
     assert "largest step 0.5;" in page.evaluate(CLIFF_READOUT_JS)
     page.close()
+
+
+def test_training_lab_starts_grows_and_stops(server: str, browser) -> None:
+    """In the Training lab, steps typed as 5000 and Start pressed: the status counts steps, the
+    curves' canvas repaints while training (the plots grow), and Stop ends the run within a few
+    seconds. The tutorial's unclipped run overflows at step 4 with seed 0 (test_core_train), so
+    by the time Stop is pressed the readout names that step."""
+    page = open_app(browser, server)
+    open_tab(page, "Training lab")
+    wait_for_status(page, "press Start")
+    steps = page.locator(
+        ".widget-slider:has(label:text-is('steps')) .widget-readout >> visible=true"
+    )
+    steps.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("5000")
+    page.keyboard.press("Enter")
+    page.locator("button:has-text('Start') >> visible=true").click()
+    wait_for_status(page, "Training… step")
+    first = page.evaluate(CANVAS_URL_JS)
+    page.wait_for_function(f"({CANVAS_URL_JS})() !== {first!r}", timeout=20_000)
+    grown = page.evaluate(CANVAS_URL_JS)
+    page.wait_for_function(f"({CANVAS_URL_JS})() !== {grown!r}", timeout=20_000)
+    page.locator("button:has-text('Stop') >> visible=true").click()
+    status = wait_for_status(page, "Stopped after", timeout_ms=10_000)
+    done = int(re.search(r"Stopped after (\d+) steps", status).group(1))
+    assert 0 < done < 5000
+    readout = page.locator(".widget-html:has-text('non-finite at step') >> visible=true")
+    assert "non-finite at step 4" in readout.inner_text()
+    page.close()

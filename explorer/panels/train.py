@@ -239,7 +239,7 @@ class TrainingPanel(Panel):
         self.stop_button.disabled = False
         for view in (self.loss_view, self.norm_view):
             view.start(params["steps"])
-        self._draw(full=True)
+        self.redrawer.redraw(full=True)
         self.set_status(f"Training… step 0 of {params['steps']}.", "ok")
         try:
             loop = asyncio.get_running_loop()
@@ -278,7 +278,8 @@ class TrainingPanel(Panel):
                 trainer.advance(chunk)
             elapsed = time.perf_counter() - began
             self._note_slice(elapsed)
-            chunk = max(1, min(MAX_CHUNK, int(chunk * CHUNK_SECONDS / max(elapsed, 1e-4))))
+            wanted = int(chunk * CHUNK_SECONDS / max(elapsed, 1e-4))
+            chunk = max(1, min(MAX_CHUNK, 2 * chunk, wanted))  # grow at most twofold
             if time.perf_counter() - last_draw >= DRAW_SECONDS:
                 yield
                 began = time.perf_counter()
@@ -297,7 +298,7 @@ class TrainingPanel(Panel):
         self.histories = (self.trainers[0].history(), self.trainers[1].history())
         done = max(t.steps_done for t in self.trainers)
         self.progress.value = done
-        self._update_views(cursor=None)
+        self._update_views(cursor=None, layers=False)
         self.set_status(f"Training… step {done} of {self.progress.max}.", "ok")
 
     def _finish(self) -> None:
@@ -319,22 +320,20 @@ class TrainingPanel(Panel):
         self.set_status(_finish_message(unclipped, clipped, self._stop_requested), "ok")
 
     # -- drawing -----------------------------------------------------------------------------
-    def _update_views(self, cursor: int | None) -> None:
+    def _update_views(self, cursor: int | None, *, layers: bool = True) -> None:
+        """Show the histories; ``layers`` False leaves the per-tensor view alone (while training,
+        so that a repaint is one canvas's work)."""
         unclipped, clipped = self.histories
         self.loss_view.update(unclipped, clipped, cursor)
         self.norm_view.update(unclipped, clipped, cursor)
-        names = self.layer_view.names
-        last = max(run.steps for run in self.histories if run is not None) - 1
-        self.layer_view.update(unclipped, clipped, max(last if cursor is None else cursor, 0))
-        self._draw(new_layers=self.layer_view.names != names)
-
-    def _draw(self, *, full: bool = False, new_layers: bool = False) -> None:
-        """Repaint both canvases (blitting where their limits allow); ``new_layers``: the layer
-        view has new bars."""
-        self.redrawer.redraw(full=full)
-        if new_layers:
-            self.layer_redrawer.set_artists(self.layer_view.artists)
-        self.layer_redrawer.redraw(full=full or new_layers)
+        self.redrawer.redraw()
+        if layers:
+            names = self.layer_view.names
+            last = max(run.steps for run in self.histories if run is not None) - 1
+            self.layer_view.update(unclipped, clipped, max(last if cursor is None else cursor, 0))
+            if self.layer_view.names != names:
+                self.layer_redrawer.set_artists(self.layer_view.artists)
+            self.layer_redrawer.redraw(full=self.layer_view.names != names)
         self.stats["draws"] += 1
 
     def _on_step(self, change: dict[str, Any]) -> None:
