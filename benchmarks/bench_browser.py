@@ -8,7 +8,7 @@ just before the key press to the first time the page paints the figure canvas ag
 loads). The next press waits until that paint is done. Kernel memory (VmRSS of the page's
 kernel, found by the kernel id in the page) is read after the notebook ran and after 100
 changes. Prints JSON.
-Run: .venv/bin/python benchmarks/bench_browser.py [--tab TITLE --slider LABEL]
+Run: .venv/bin/python benchmarks/bench_browser.py [--tab TITLE --slider LABEL] [--during-training]
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ window.__paints = [];
 const originalDrawImage = CanvasRenderingContext2D.prototype.drawImage;
 CanvasRenderingContext2D.prototype.drawImage = function (...args) {
   const out = originalDrawImage.apply(this, args);
-  if (this.canvas.isConnected && this.canvas.closest('.jupyter-matplotlib-canvas-div')) {
+  if (this.canvas.offsetParent !== null && this.canvas.closest('.jupyter-matplotlib-canvas-div')) {
     window.__paints.push(performance.now());
   }
   return out;
@@ -64,10 +64,37 @@ def kernel_rss_mib(kernel_id: str) -> float:
     raise RuntimeError(f"no process found for kernel {kernel_id}")
 
 
+TRAINING_STATUS_JS = """() => ([...document.querySelectorAll('[role=status]')]
+  .find(s => /Training|Done|Stopped/.test(s.textContent)) || {textContent: ''}).textContent"""
+
+
+def _start_long_training(page) -> None:
+    """Open the Training lab, choose the recurrent scenario with 3000 steps, press Start."""
+    open_tab(page, "Training lab")
+    page.locator(
+        ".widget-dropdown:has(label:text-is('scenario')) select >> visible=true"
+    ).select_option(label="tanh RNN on the adding problem")
+    steps = page.locator(
+        ".widget-slider:has(label:text-is('steps')) .widget-readout >> visible=true"
+    )
+    steps.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("3000")
+    page.keyboard.press("Enter")
+    page.locator("button:has-text('Start') >> visible=true").click()
+    page.wait_for_function(f"({TRAINING_STATUS_JS})().includes('Training… step')", timeout=20_000)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tab", default=None, help="the App tab to open first")
     parser.add_argument("--slider", default="depth L", help="the slider's label")
+    parser.add_argument(
+        "--during-training",
+        action="store_true",
+        help="start a long run in the Training lab first (the recurrent scenario, 3000 steps)"
+        " and press the slider while it trains",
+    )
     args = parser.parse_args()
     executable = chromium_path()
     if executable is None:
@@ -85,7 +112,10 @@ def main() -> None:
         time.sleep(1.0)
         rss_after_run = kernel_rss_mib(kernel_id)
 
-        if args.tab:
+        if args.during_training:
+            _start_long_training(page)
+            open_tab(page, args.tab or "Deep network")
+        elif args.tab:
             open_tab(page, args.tab)
         handle = page.locator(
             f".widget-slider:has(label:text-is('{args.slider}')) .noUi-handle >> visible=true"
@@ -103,6 +133,7 @@ def main() -> None:
             latencies.append(first - t0)
             time.sleep(0.15)  # let any late message land before the next press
         final_status = page.evaluate(VISIBLE_STATUS_JS)
+        training_status = page.evaluate(TRAINING_STATUS_JS)
         time.sleep(1.0)
         rss_after_changes = kernel_rss_mib(kernel_id)
         browser.close()
@@ -110,7 +141,8 @@ def main() -> None:
     latencies.sort()
     report = {
         "benchmark": f"{args.tab or 'Deep network'} panel, slider {args.slider!r},"
-        " in Voila + headless Chromium",
+        " in Voila + headless Chromium"
+        + (", while the Training lab trains" if args.during_training else ""),
         "page_ready_s": round(page_ready_s, 2),
         "slider_to_repaint_ms": {
             "median": round(statistics.median(latencies), 1),
@@ -119,6 +151,7 @@ def main() -> None:
             "presses": len(latencies),
         },
         "final_status": final_status,
+        "training_status_after_presses": training_status if args.during_training else None,
         "kernel_rss_mib": {
             "after_notebook_ran": round(rss_after_run, 1),
             f"after_{PRESSES}_changes": round(rss_after_changes, 1),
