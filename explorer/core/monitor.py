@@ -80,7 +80,9 @@ class GradientHistory:
 
 
 def _named_parameters(source: Any) -> list[tuple[str, torch.Tensor]]:
-    """(name, tensor) pairs from a module, or from an iterable of tensors or (name, tensor)."""
+    """(name, tensor) pairs from a module, a tensor, or an iterable of tensors or (name, tensor)."""
+    if isinstance(source, torch.Tensor):  # as clip_grad_norm_ takes a lone tensor
+        source = [source]
     if isinstance(source, torch.nn.Module):
         named = [(name, p) for name, p in source.named_parameters() if p.requires_grad]
     else:
@@ -144,6 +146,8 @@ class GradientRecorder:
     def record(self, loss: Any = None) -> float:
         """Measure this step's gradients (after ``backward``), clip them in place if a clip method
         was given, and return the global norm before clipping."""
+        if isinstance(loss, torch.Tensor):
+            loss = loss.detach()
         loss_value = math.nan if loss is None else float(loss)
         before, per_tensor = gradient_norms(self.parameters)
         with torch.no_grad():
