@@ -22,6 +22,7 @@ import ipywidgets as widgets
 import matplotlib as mpl
 
 from explorer.core import METHODS, OPTIMIZERS, SCENARIO_DEFAULTS, Trainer, TrainingHistory
+from explorer.core.train import prepare_torch
 from explorer.panels.base import Bounds, Panel, make_figure
 from explorer.panels.controls import (
     SEED_BOUNDS,
@@ -92,6 +93,7 @@ class TrainingPanel(Panel):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(_controls(), BOUNDS, **kwargs)
+        prepare_torch()
         with mpl.rc_context({"font.size": FONT_SIZE}):
             # two canvases: each full draw (a callback of its own) stays under 100 ms
             self.figure = make_figure(8.2, 5.4, right=0.9)
@@ -190,10 +192,11 @@ class TrainingPanel(Panel):
         return "Ready: press Start to train both runs."
 
     def _on_control_change(self, change: dict[str, Any]) -> None:
-        if change["owner"] is self.controls["scenario"] and not self._quiet:
-            with self._silenced():
-                for name, value in _scenario_values(change["new"]).items():
-                    self.controls[name].value = value
+        if change["owner"] is self.controls["scenario"]:
+            if not self._quiet:  # a user's choice loads the scenario's defaults
+                with self._silenced():
+                    for name, value in _scenario_values(change["new"]).items():
+                        self.controls[name].value = value
             self._sync_scenario_controls()
         super()._on_control_change(change)
 
