@@ -132,6 +132,7 @@ def test_app_builds_a_tab_when_it_is_first_selected() -> None:
         "Phase diagram",
         "Clipping",
         "The cliff",
+        "Training lab",
     )
     assert list(app.panels) == ["Deep network"]  # the others wait for their tab
     app.tabs.selected_index = 1
