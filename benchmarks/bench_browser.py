@@ -30,6 +30,7 @@ from tests.serving import (
     chromium_path,
     open_app,
     open_tab,
+    type_into_slider,
     voila_server,
 )
 
@@ -74,13 +75,7 @@ def _start_long_training(page) -> None:
     page.locator(
         ".widget-dropdown:has(label:text-is('scenario')) select >> visible=true"
     ).select_option(label="tanh RNN on the adding problem")
-    steps = page.locator(
-        ".widget-slider:has(label:text-is('steps')) .widget-readout >> visible=true"
-    )
-    steps.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.type("3000")
-    page.keyboard.press("Enter")
+    type_into_slider(page, "steps", "3000")
     page.locator("button:has-text('Start') >> visible=true").click()
     page.wait_for_function(f"({TRAINING_STATUS_JS})().includes('Training… step')", timeout=20_000)
 

@@ -111,6 +111,18 @@ def wait_for_status(page, text: str, timeout_ms: int = 20_000) -> str:
     return page.evaluate(VISIBLE_STATUS_JS)
 
 
+def type_into_slider(page, label: str, text: str) -> None:
+    """Type ``text`` into the visible slider ``label``'s readout, as a user does: click, select
+    all, type, Enter."""
+    readout = page.locator(
+        f".widget-slider:has(label:text-is('{label}')) .widget-readout >> visible=true"
+    )
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+
+
 def open_tab(page, title: str, timeout_ms: int = 30_000) -> None:
     """Select the App's tab ``title`` and wait until its figure shows real pixels."""
     page.locator(".lm-TabBar-tab", has_text=title).click()

@@ -21,6 +21,7 @@ from tests.serving import (
     chromium_path,
     open_app,
     open_tab,
+    type_into_slider,
     voila_server,
     wait_for_status,
 )
@@ -79,13 +80,7 @@ def test_typed_value_beyond_budget_gets_a_message(server: str, browser) -> None:
     """Typing depth 1000 at width 256 in the slider's readout asks for 1000 x 256^2: the panel
     answers in its status line and keeps its last figure."""
     page = open_app(browser, server)
-    width = page.locator(
-        ".widget-slider:has(label:text-is('width')) .widget-readout >> visible=true"
-    )
-    width.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.type("256")
-    page.keyboard.press("Enter")
+    type_into_slider(page, "width", "256")
     assert "at width 256 use depth ≤ 16" in wait_for_status(page, "compute budget")
     page.close()
 
@@ -223,13 +218,7 @@ def test_training_lab_starts_grows_and_stops(server: str, browser) -> None:
     page = open_app(browser, server)
     open_tab(page, "Training lab")
     wait_for_status(page, "press Start")
-    steps = page.locator(
-        ".widget-slider:has(label:text-is('steps')) .widget-readout >> visible=true"
-    )
-    steps.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.type("5000")
-    page.keyboard.press("Enter")
+    type_into_slider(page, "steps", "5000")
     page.locator("button:has-text('Start') >> visible=true").click()
     wait_for_status(page, "Training… step")
     first = page.evaluate(CANVAS_URL_JS)
