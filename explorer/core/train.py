@@ -37,10 +37,8 @@ from explorer.core.monitor import GradientHistory, GradientRecorder
 
 SCENARIOS = ("regression", "adding")
 OPTIMIZERS = ("sgd", "momentum", "adam")
-STOP_REASONS = ("running", "completed", "diverged", "stopped")
 MAX_STEPS = 100_000
 MAX_SEED = 2**31 - 1
-ADDING_BASELINE = 1 / 6  # MSE of always answering 1: the variance of a sum of two U[0, 1]
 
 
 @dataclass(frozen=True)

@@ -334,9 +334,10 @@ class TrainingPanel(Panel):
             names = self.layer_view.names
             last = max(run.steps for run in self.histories if run is not None) - 1
             self.layer_view.update(unclipped, clipped, max(last if cursor is None else cursor, 0))
-            if self.layer_view.names != names:
+            new_bars = self.layer_view.names != names
+            if new_bars:
                 self.layer_redrawer.set_artists(self.layer_view.artists)
-            self.layer_redrawer.redraw(full=self.layer_view.names != names)
+            self.layer_redrawer.redraw(full=new_bars)
         self.stats["draws"] += 1
 
     def _on_step(self, change: dict[str, Any]) -> None:
