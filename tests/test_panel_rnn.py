@@ -107,7 +107,7 @@ def test_tampered_bounds_are_restored_and_values_clamped(panel: RNNPanel) -> Non
     steps.max = 10**6
     steps.value = 10**6
     assert panel.result.seq_len == 1000
-    assert "outside 1–1000" in panel.status.value
+    assert "outside 1–1,000" in panel.status.value
 
 
 def test_float32_overflow_is_written_out(panel: RNNPanel) -> None:

@@ -105,7 +105,7 @@ def test_click_on_the_phase_diagram_loads_the_deep_network_panel() -> None:
     phase, deep = app.panel("Phase diagram"), app.panel("Deep network")
     assert isinstance(deep, ChainPanel)
     app.tabs.selected_index = 3
-    _click(phase, 1.5, 0.3)
+    _click(phase, 1.31, 0.48)  # the point a user tried: it must arrive exactly
     assert app.tabs.selected_index == 0
     result = deep.result
     assert (result.init, result.activation, result.depth, result.width) == (
@@ -114,9 +114,9 @@ def test_click_on_the_phase_diagram_loads_the_deep_network_panel() -> None:
         50,
         128,
     )
-    assert result.weight_scale == pytest.approx(1.5)
-    assert result.bias_scale == pytest.approx(0.3)
-    assert "Loaded σ_w = 1.50, σ_b = 0.30" in phase.status.value
+    assert (result.weight_scale, result.bias_scale) == (1.31, 0.48)
+    assert (deep.controls["weight_scale"].value, deep.controls["bias_scale"].value) == (1.31, 0.48)
+    assert "Loaded σ_w = 1.31, σ_b = 0.48" in phase.status.value
     # the keyboard path: the two sliders and the button
     phase.weight_std.value, phase.bias_std.value = 0.8, 0.1
     phase.load.click()

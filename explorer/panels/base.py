@@ -17,32 +17,22 @@ import logging
 import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as widgets
 from ipympl.backend_nbagg import Canvas, FigureManager
 from matplotlib.figure import Figure
 
+from explorer.panels.bounds import Bounds
+from explorer.panels.controls import CUSTOM, NO_PRESET, preset_menu
+from explorer.panels.number import NumberSlider
+from explorer.plots.style import format_number
+
+__all__ = ["Bounds", "Panel", "make_figure"]
+
 log = logging.getLogger(__name__)
 
 _STATUS_COLOURS = {"ok": "#1a7f37", "warning": "#9a6700", "error": "#cf222e"}
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """Allowed values of a numeric control, kept in Python whatever the browser sends."""
-
-    low: float
-    high: float
-    integer: bool = False
-
-    def clamp(self, value: Any, default: float) -> float:
-        """The nearest allowed value (``default`` for a non-number or NaN)."""
-        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-            return default
-        clamped = min(max(value, self.low), self.high)
-        return round(clamped) if self.integer else float(clamped)
 
 
 def make_figure(
@@ -90,22 +80,36 @@ class Panel(widgets.VBox):
         self,
         controls: Mapping[str, widgets.ValueWidget],
         bounds: Mapping[str, Bounds],
+        presets: Mapping[str, Mapping[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.controls: dict[str, widgets.ValueWidget] = dict(controls)
         self.bounds = dict(bounds)
         self.defaults = {name: control.value for name, control in self.controls.items()}
+        self.presets: dict[str, dict[str, Any]] = {
+            name: dict(values) for name, values in (presets or {}).items()
+        }
+        # the preset menu shows the preset the controls hold, "(custom)" after any other change
+        self.preset = preset_menu(self.presets, self._apply_preset) if self.presets else None
         self.result: Any = None
         self.readout = widgets.HTML(layout=widgets.Layout(margin="0 0 0 8px"))
         self.status = widgets.HTML(layout=widgets.Layout(margin="0 0 0 8px"))
         self._quiet = False
         for control in self.controls.values():
             control.observe(self._on_control_change, names="value")
+            if isinstance(control, NumberSlider):  # typed text refused: say so, change nothing
+                control.on_note(lambda message: self.set_status(message, "warning"))
 
     # -- the one refresh path ---------------------------------------------------------------
     def refresh(self) -> bool:
         """Recompute from the controls and redraw; return whether a new result was shown."""
+        try:
+            return self._refresh()
+        finally:
+            self.sync_preset_menu()
+
+    def _refresh(self) -> bool:
         notes: list[str] = []
         try:
             params = self.read_controls(notes)
@@ -132,6 +136,8 @@ class Panel(widgets.VBox):
         """Control values by name, numeric ones clamped to their ``bounds`` (noted in ``notes``)."""
         params = {}
         for name, control in self.controls.items():
+            if isinstance(control, NumberSlider):
+                notes.extend(control.pop_notes())  # a typed value clamped on its way in
             params[name] = control.value
             if name in self.bounds:
                 params[name] = self._enforce_bounds(name, control, notes)
@@ -201,6 +207,32 @@ class Panel(widgets.VBox):
             for name, value in values.items():
                 self.controls[name].value = value
 
+    def _apply_preset(self, **values: Any) -> None:
+        if not self._quiet:  # not when the menu is only being synced to the controls
+            self.set_values(**values)
+
+    def matching_preset(self) -> str | None:
+        """The name of a preset whose every value the controls hold now (the chosen one first)."""
+        current = {name: control.value for name, control in self.controls.items()}
+        chosen = self.preset.value if self.preset is not None else None
+        names = sorted(self.presets, key=lambda name: name != chosen)
+        for name in names:
+            if all(current.get(key) == value for key, value in self.presets[name].items()):
+                return name
+        return None
+
+    def sync_preset_menu(self) -> None:
+        """Show in the preset menu what the controls hold: a preset, the start, or (custom)."""
+        if self.preset is None:
+            return
+        shown = self.matching_preset()
+        if shown is None:
+            current = {name: control.value for name, control in self.controls.items()}
+            shown = NO_PRESET if current == self.defaults else CUSTOM
+        if self.preset.value != shown:
+            with self._silenced():
+                self.preset.value = shown
+
     def _on_control_change(self, change: dict[str, Any]) -> None:
         del change
         if not self._quiet:
@@ -236,19 +268,23 @@ class Panel(widgets.VBox):
             _restore_widget_bounds(control, bounds)
             control.value = clamped
         if clamped != value:
-            low, high = (
-                (int(bounds.low), int(bounds.high)) if bounds.integer else (bounds.low, bounds.high)
-            )
             label = control.description or name
-            notes.append(f"{label} {value!r} is outside {low}–{high}; using {clamped}.")
+            notes.append(
+                f"{label} {_shown(value)} is outside {_shown(bounds.low)}–{_shown(bounds.high)};"
+                f" using {_shown(clamped)}."
+            )
         return clamped
 
 
+def _shown(value: Any) -> str:
+    """A value as the status line writes it (what the browser sent may be any type)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return format_number(float(value))
+    return repr(value)[:40]
+
+
 def _slider_bounds(control: widgets.ValueWidget, bounds: Bounds) -> tuple[float, float] | None:
-    """The (min, max) traits a control should carry for ``bounds`` (exponents for log sliders)."""
-    if isinstance(control, widgets.FloatLogSlider):
-        log_base = math.log(control.base)
-        return (math.log(bounds.low) / log_base, math.log(bounds.high) / log_base)
+    """The (min, max) traits a control should carry for ``bounds``."""
     if hasattr(control, "min") and hasattr(control, "max"):
         return (bounds.low, bounds.high)
     return None

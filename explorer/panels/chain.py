@@ -21,11 +21,11 @@ from explorer.panels.controls import (
     float_slider,
     int_slider,
     log_slider,
-    preset_menu,
     seed_box,
     toggles,
 )
 from explorer.panels.redraw import Redrawer
+from explorer.panels.written import PointedIndex, written_out_html
 from explorer.plots import DeltaView, JacobianView
 from explorer.plots.style import FONT_SIZE, format_number
 
@@ -103,14 +103,21 @@ class ChainPanel(Panel):
 
     def __init__(self, **kwargs: Any) -> None:
         controls = _controls()
-        super().__init__(controls, BOUNDS, **kwargs)
+        super().__init__(controls, BOUNDS, PRESETS, **kwargs)
         with mpl.rc_context({"font.size": FONT_SIZE}):
             self.figure = make_figure(11.0, 4.0)
             delta_ax, jacobian_ax = self.figure.subplots(1, 2, width_ratios=[1.35, 1])
             self.delta_view = DeltaView(delta_ax)
             self.jacobian_view = JacobianView(jacobian_ax)
         self.redrawer = Redrawer(self.figure, self.delta_view.artists + self.jacobian_view.artists)
-        self.preset = preset_menu(PRESETS, self.set_values)
+        # the layer written out beside the first and last five: typed, or clicked on the plot
+        self.pointed = PointedIndex(
+            "write out layer",
+            1,
+            self.delta_view.ax,
+            on_change=self._rewrite_readout,
+            on_note=lambda message: self.set_status(message, "warning"),
+        )
         c = self.controls
         left = widgets.VBox([self.preset, c["depth"], c["width"], c["weight_scale"]])
         middle = widgets.VBox([c["init"], c["activation"], c["bias_scale"], c["seed"]])
@@ -120,9 +127,9 @@ class ChainPanel(Panel):
                 " output; see what reaches each layer."
             ),
             widgets.HBox([left, middle, widgets.VBox([c["dtype"]])]),
-            self.figure.canvas,
-            self.readout,
             self.status,
+            self.figure.canvas,
+            widgets.HBox([self.readout, self.pointed.box]),
         ]
         self.refresh()
 
@@ -146,14 +153,20 @@ class ChainPanel(Panel):
         self.delta_view.update(result)
         self.jacobian_view.update(result)
         self.redrawer.redraw()
-        self.readout.value = readout_html(result)
+        self.pointed.set_last(result.depth)
+        self.readout.value = readout_html(result, self.pointed.index)
 
     def ok_message(self, result: ChainResult) -> str:
         return f"Computed {result.depth} layers × width {result.width} in {result.dtype}."
 
+    def _rewrite_readout(self, layer: int) -> None:
+        if self.result is not None:
+            self.readout.value = readout_html(self.result, layer)
 
-def readout_html(result: ChainResult) -> str:
-    """The numbers a student looks for, written out."""
+
+def readout_html(result: ChainResult, pointed: int | None = None) -> str:
+    """The numbers a student looks for, written out: the summary, then ‖∂L/∂a_l‖ at the first and
+    last five layers and at layer ``pointed``."""
     grad1 = result.gradient_at_layer_1
     ratio = result.growth_ratio
     if result.overflow_layer is None:
@@ -183,4 +196,5 @@ def readout_html(result: ChainResult) -> str:
         f"<td>{format_number(float(result.weight_grad_norms[0]))}</td></tr>"
         f"<tr><td>{result.dtype} overflow</td><td>{overflow}</td></tr>"
         "</table>"
+        + written_out_html("‖∂L/∂aₗ‖", "layer l", result.delta_norms, 1, pointed)
     )

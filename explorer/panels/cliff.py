@@ -24,7 +24,6 @@ from explorer.panels.controls import (
     float_slider,
     int_slider,
     log_slider,
-    preset_menu,
 )
 from explorer.panels.redraw import Redrawer
 from explorer.plots.cliff import CliffSurfaceView, StepCurvesView
@@ -93,7 +92,7 @@ class CliffPanel(Panel):
     """Unclipped versus clipped descent on the cliff-shaped loss of a one-unit recurrent net."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(_controls(), BOUNDS, **kwargs)
+        super().__init__(_controls(), BOUNDS, PRESETS, **kwargs)
         with mpl.rc_context({"font.size": FONT_SIZE}):
             self.figure = make_figure(12.0, 5.6)
             self.surface_view = CliffSurfaceView(self.figure.add_axes((0.06, 0.1, 0.47, 0.82)))
@@ -112,7 +111,9 @@ class CliffPanel(Panel):
         )
         self.shown_seq_len: int | None = None
         self.figure.canvas.mpl_connect("button_press_event", self._on_click)
-        self.presets = preset_menu(PRESETS, self.set_values)
+        self.fan_hint = widgets.HTML(layout=widgets.Layout(width="220px"))
+        self.controls["fan"].observe(self._sync_fan, names="value")
+        self._sync_fan()
         c = self.controls
         self.children = [
             widgets.HTML(
@@ -123,14 +124,14 @@ class CliffPanel(Panel):
             ),
             widgets.HBox(
                 [
-                    widgets.VBox([self.presets, c["clip_threshold"], c["method"], c["lr"]]),
+                    widgets.VBox([self.preset, c["clip_threshold"], c["method"], c["lr"]]),
                     widgets.VBox([c["steps"], c["seq_len"], c["start_w"], c["start_b"]]),
-                    widgets.VBox([c["fan"]]),
+                    widgets.VBox([c["fan"], self.fan_hint]),
                 ]
             ),
+            self.status,
             self.figure.canvas,
             self.readout,
-            self.status,
         ]
         self.refresh()
 
@@ -184,6 +185,24 @@ class CliffPanel(Panel):
     def ok_message(self, result: dict[str, Any]) -> str:
         runs = len(result["unclipped"].trajectories)
         return f"Ran {runs} unclipped and {runs} clipped descents."
+
+    def _sync_fan(self, change: dict[str, Any] | None = None) -> None:
+        """In fan mode the 64 starts are a fixed grid: the start sliders are off, and say why."""
+        del change
+        fan = bool(self.controls["fan"].value)
+        for name in ("start_w", "start_b"):
+            self.controls[name].disabled = fan
+            self.controls[name].tooltip = (
+                "off in fan mode: the fan starts from an 8×8 grid; untick it to choose a start"
+                if fan
+                else f"{self.controls[name].description}: type a value or click the surface"
+            )
+        self.fan_hint.value = (
+            "<i style='color:#555'>Start w and b are off: the fan starts from an 8×8 grid."
+            " Untick it to choose one start.</i>"
+            if fan
+            else ""
+        )
 
     def _on_click(self, event: MouseEvent) -> None:
         if event.inaxes is not self.surface_view.ax or event.xdata is None:

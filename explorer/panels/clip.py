@@ -18,7 +18,7 @@ import numpy as np
 
 from explorer.core import ClipResult, clip_gradients
 from explorer.panels.base import Bounds, Panel, make_figure
-from explorer.panels.controls import STYLE, WIDE, dropdown, log_slider, preset_menu, toggles
+from explorer.panels.controls import STYLE, WIDE, dropdown, log_slider, toggles
 from explorer.plots.clip import ClipGeometryView, TensorNormView
 from explorer.plots.style import FONT_SIZE, format_number
 
@@ -96,7 +96,7 @@ class ClipPanel(Panel):
     """Two clipping methods applied to the same gradient, drawn and written out."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(_controls(), BOUNDS, **kwargs)
+        super().__init__(_controls(), BOUNDS, PRESETS, **kwargs)
         with mpl.rc_context({"font.size": FONT_SIZE}):
             self.figure = make_figure(11.0, 5.0, left=0.7, gap=0.9)
             planes = [self.figure.add_subplot(1, 2, i + 1) for i in range(2)]
@@ -108,7 +108,6 @@ class ClipPanel(Panel):
                 "tensors": [TensorNormView(ax) for ax in bars],
             }
         self.mode = ""
-        self.presets = preset_menu(PRESETS, self.set_values)
         c = self.controls
         self.children = [
             widgets.HTML(
@@ -118,13 +117,13 @@ class ClipPanel(Panel):
             ),
             widgets.HBox(
                 [
-                    widgets.VBox([self.presets, c["gradient"], c["threshold"]]),
+                    widgets.VBox([self.preset, c["gradient"], c["threshold"]]),
                     widgets.VBox([c["left"], c["right"], c["semantics"]]),
                 ]
             ),
+            self.status,
             self.figure.canvas,
             self.readout,
-            self.status,
         ]
         self.refresh()
 

@@ -4,59 +4,60 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ipywidgets as widgets
 
-from explorer.panels.base import Bounds
+from explorer.panels.bounds import Bounds
+from explorer.panels.number import IntNumberSlider, NumberSlider
+from explorer.plots.style import format_number
 
 LABEL_WIDTH = "110px"
 STYLE = {"description_width": LABEL_WIDTH}
 WIDE = "340px"
 SEED_BOUNDS = Bounds(0, 2**31 - 1, integer=True)
 NO_PRESET = "(choose a preset)"
+CUSTOM = "(custom)"  # shown once the controls hold no preset's values
 
 
-def int_slider(label: str, value: int, bounds: Bounds) -> widgets.IntSlider:
-    return widgets.IntSlider(
+def int_slider(label: str, value: int, bounds: Bounds, step: int = 1) -> IntNumberSlider:
+    """An exact integer control over ``bounds``: a slider and a box that takes typed values."""
+    return IntNumberSlider(
         value=value,
         min=int(bounds.low),
         max=int(bounds.high),
+        step=step,
         description=label,
-        style=STYLE,
-        layout=widgets.Layout(width=WIDE),
+        tooltip=f"{label}: a whole number from {int(bounds.low):,} to {int(bounds.high):,}",
     )
 
 
-def float_slider(
-    label: str, value: float, bounds: Bounds, step: float, **kwargs: Any
-) -> widgets.FloatSlider:
-    return widgets.FloatSlider(
+def float_slider(label: str, value: float, bounds: Bounds, step: float) -> NumberSlider:
+    """An exact float control over ``bounds``, swept linearly in steps of ``step``."""
+    return NumberSlider(
         value=value,
         min=bounds.low,
         max=bounds.high,
         step=step,
         description=label,
-        style=STYLE,
-        layout=widgets.Layout(width=WIDE),
-        **kwargs,
+        tooltip=f"{label}: from {format_number(bounds.low)} to {format_number(bounds.high)}",
     )
 
 
-def log_slider(label: str, value: float, bounds: Bounds, step: float) -> widgets.FloatLogSlider:
-    """A base-10 log slider over ``bounds`` (its min and max are exponents)."""
-    return widgets.FloatLogSlider(
+def log_slider(label: str, value: float, bounds: Bounds, step: float) -> NumberSlider:
+    """An exact float control over ``bounds``, swept over log10 in steps of ``step`` decades."""
+    return NumberSlider(
         value=value,
-        base=10,
-        min=math.log10(bounds.low),
-        max=math.log10(bounds.high),
+        min=bounds.low,
+        max=bounds.high,
         step=step,
+        scale="log",
         description=label,
-        readout_format=".3g",
-        style=STYLE,
-        layout=widgets.Layout(width=WIDE),
+        tooltip=(
+            f"{label}: from {format_number(bounds.low)} to {format_number(bounds.high)}"
+            " (the slider sweeps a log scale; type any value in the box)"
+        ),
     )
 
 
@@ -81,14 +82,15 @@ def toggles(
     )
 
 
-def seed_box() -> widgets.BoundedIntText:
-    return widgets.BoundedIntText(
+def seed_box() -> IntNumberSlider:
+    """The random seed: a box alone (no slider), exact and validated like the sliders."""
+    return IntNumberSlider(
         value=0,
         min=int(SEED_BOUNDS.low),
         max=int(SEED_BOUNDS.high),
+        slider=False,
         description="seed",
-        style=STYLE,
-        layout=widgets.Layout(width="220px"),
+        tooltip=f"random seed: a whole number from 0 to {int(SEED_BOUNDS.high):,}",
     )
 
 
@@ -97,7 +99,7 @@ def preset_menu(
 ) -> widgets.Dropdown:
     """A dropdown of preset names; choosing one calls ``apply(**settings)``."""
     menu = widgets.Dropdown(
-        options=[NO_PRESET, *presets],
+        options=[NO_PRESET, CUSTOM, *presets],
         description="preset",
         style=STYLE,
         layout=widgets.Layout(width=WIDE),

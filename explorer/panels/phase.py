@@ -80,9 +80,9 @@ class PhasePanel(Panel):
                     widgets.VBox([self.weight_std, self.bias_std, self.load]),
                 ]
             ),
+            self.status,
             self.figure.canvas,
             self.readout,
-            self.status,
         ]
         self.refresh()
 
@@ -129,7 +129,7 @@ class PhasePanel(Panel):
         for listener in self.on_choose:
             listener(setting)
         self.set_status(
-            f"Loaded σ_w = {setting['weight_scale']:.2f}, σ_b = {setting['bias_scale']:.2f}"
+            f"Loaded σ_w = {setting['weight_scale']!r}, σ_b = {setting['bias_scale']!r}"
             f" ({setting['activation']}) into the deep-network panel."
         )
 
@@ -166,8 +166,8 @@ class PhasePanel(Panel):
             phase = "exploding (chaotic)" if chi > 1 else "vanishing (ordered)"
         return (
             "<table style='font-size:14px'>"
-            f"<tr><td>chosen</td><td>σ_w = {setting['weight_scale']:.2f},"
-            f" σ_b = {setting['bias_scale']:.2f}, {setting['activation']}</td></tr>"
+            f"<tr><td>chosen</td><td>σ_w = {setting['weight_scale']!r},"
+            f" σ_b = {setting['bias_scale']!r}, {setting['activation']}</td></tr>"
             f"<tr><td>mean field</td><td>χ₁ = <b>{format_number(chi)}</b>, q* ="
             f" {format_number(q)}: {phase}; the gradient norm changes by about"
             f" ×{format_number(chi**0.5)} per layer</td></tr></table>"

@@ -20,11 +20,11 @@ from explorer.panels.controls import (
     dropdown,
     float_slider,
     int_slider,
-    preset_menu,
     seed_box,
     toggles,
 )
 from explorer.panels.redraw import Redrawer
+from explorer.panels.written import PointedIndex, written_out_html
 from explorer.plots.rnn import ContributionView, StepJacobianView, TimeDeltaView
 from explorer.plots.style import FONT_SIZE, format_number
 
@@ -98,7 +98,7 @@ def _controls() -> dict[str, widgets.ValueWidget]:
         "seq_len": int_slider("sequence T", 100, BOUNDS["seq_len"]),
         "hidden_size": int_slider("hidden size", 32, BOUNDS["hidden_size"]),
         "weight_scale": float_slider(
-            "weight scale", 1.0, BOUNDS["weight_scale"], step=0.01, readout_format=".3g"
+            "weight scale", 1.0, BOUNDS["weight_scale"], step=0.01
         ),
         "input_scale": float_slider("input scale", 1.0, BOUNDS["input_scale"], step=0.05),
         "gate_bias": gate_bias,
@@ -114,7 +114,7 @@ class RNNPanel(Panel):
     """Recurrent gradients: set T, the cell, W's scale... and watch dL/dh_k over time."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(_controls(), BOUNDS, **kwargs)
+        super().__init__(_controls(), BOUNDS, PRESETS, **kwargs)
         with mpl.rc_context({"font.size": FONT_SIZE}):
             self.figure = make_figure(12.0, 4.0, left=0.75, gap=0.9, columns=3)
             axes = self.figure.subplots(1, 3)
@@ -125,7 +125,14 @@ class RNNPanel(Panel):
             self.figure,
             self.delta_view.artists + self.jacobian_view.artists + self.contribution_view.artists,
         )
-        self.preset = preset_menu(PRESETS, self.set_values)
+        # the step written out beside the first and last five: typed, or clicked on the plot
+        self.pointed = PointedIndex(
+            "write out step",
+            0,
+            self.delta_view.ax,
+            on_change=self._rewrite_readout,
+            on_note=lambda message: self.set_status(message, "warning"),
+        )
         c = self.controls
         c["cell"].observe(self._on_cell, names="value")
         left = widgets.VBox([self.preset, c["seq_len"], c["hidden_size"], c["weight_scale"]])
@@ -137,9 +144,9 @@ class RNNPanel(Panel):
                 " per step, so T acts like depth."
             ),
             widgets.HBox([left, middle, widgets.VBox([c["cell"], c["dtype"], c["seed"]])]),
-            self.figure.canvas,
-            self.readout,
             self.status,
+            self.figure.canvas,
+            widgets.HBox([self.readout, self.pointed.box]),
         ]
         self.refresh()
 
@@ -167,7 +174,12 @@ class RNNPanel(Panel):
         self.jacobian_view.update(result)
         self.contribution_view.update(result)
         self.redrawer.redraw()
-        self.readout.value = readout_html(result)
+        self.pointed.set_last(result.seq_len)
+        self.readout.value = readout_html(result, self.pointed.index)
+
+    def _rewrite_readout(self, step: int) -> None:
+        if self.result is not None:
+            self.readout.value = readout_html(self.result, step)
 
     def ok_message(self, result: RNNResult) -> str:
         return (
@@ -205,8 +217,9 @@ def _overflow_words(result: RNNResult) -> str:
     return "<b style='color:#D55E00'>" + "; ".join(parts) + "</b>"
 
 
-def readout_html(result: RNNResult) -> str:
-    """The numbers a student looks for, with the comparison said in words."""
+def readout_html(result: RNNResult, pointed: int | None = None) -> str:
+    """The numbers a student looks for, with the comparison said in words; then ‖∂L/∂h_k‖ at the
+    first and last five steps and at step ``pointed``."""
     ratio = result.growth_ratio
     steps = result.seq_len
     if math.isfinite(ratio):
@@ -256,4 +269,6 @@ def readout_html(result: RNNResult) -> str:
         )
     rows.append((f"{result.dtype} overflow", _overflow_words(result)))
     body = "".join(f"<tr><td>{label}</td><td>{value}</td></tr>" for label, value in rows)
-    return f"<table style='font-size:14px'>{body}</table>"
+    return f"<table style='font-size:14px'>{body}</table>" + written_out_html(
+        "‖∂L/∂h_k‖", "step k", result.delta_norms, 0, pointed
+    )

@@ -20,7 +20,6 @@ from explorer.panels.controls import (
     dropdown,
     float_slider,
     int_slider,
-    preset_menu,
     seed_box,
     toggles,
 )
@@ -86,7 +85,7 @@ def _controls() -> dict[str, widgets.ValueWidget]:
         "length": int_slider("depth / steps", 100, BOUNDS["length"]),
         "width": int_slider("width", 32, BOUNDS["width"]),
         "weight_scale": float_slider(
-            "weight scale", 1.0, BOUNDS["weight_scale"], step=0.01, readout_format=".3g"
+            "weight scale", 1.0, BOUNDS["weight_scale"], step=0.01
         ),
         "activation": dropdown("activation", ACTIVATIONS, "linear"),
         "seed": seed_box(),
@@ -97,13 +96,12 @@ class SpectrumPanel(Panel):
     """End-to-end Jacobian spectra, gaussian beside orthogonal, at the chosen settings."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(_controls(), BOUNDS, **kwargs)
+        super().__init__(_controls(), BOUNDS, PRESETS, **kwargs)
         with mpl.rc_context({"font.size": FONT_SIZE}):
             self.figure = make_figure(12.0, 3.8, columns=2)
             axes = self.figure.subplots(1, 2, sharey=False)
             self.views = (SpectrumView(axes[0], BLUE), SpectrumView(axes[1], GREEN))
         self.redrawer = Redrawer(self.figure, [a for v in self.views for a in v.artists])
-        self.preset = preset_menu(PRESETS, self.set_values)
         c = self.controls
         self.children = [
             widgets.HTML(
@@ -117,9 +115,9 @@ class SpectrumPanel(Panel):
                     widgets.VBox([c["network"]]),
                 ]
             ),
+            self.status,
             self.figure.canvas,
             self.readout,
-            self.status,
         ]
         self.refresh()
 

@@ -115,7 +115,7 @@ class TrainingPanel(Panel):
             description="Start", button_style="primary", icon="play", tooltip="Train both runs"
         )
         self.stop_button = widgets.Button(
-            description="Stop", button_style="danger", icon="stop", disabled=True
+            description="Stop", icon="stop", disabled=True, tooltip="Nothing is training"
         )
         self.progress = widgets.IntProgress(
             value=0,
@@ -134,8 +134,9 @@ class TrainingPanel(Panel):
             style=STYLE,
             layout=widgets.Layout(width="600px"),
         )
-        self.start_button.on_click(lambda _: self.start())
-        self.stop_button.on_click(lambda _: self.stop())
+        # a disabled button's click can still be forged by a client: it is ignored
+        self.start_button.on_click(lambda button: None if button.disabled else self.start())
+        self.stop_button.on_click(lambda button: None if button.disabled else self.stop())
         self.step_slider.observe(self._on_step, names="value")
         self.trainers: tuple[Trainer, Trainer] | None = None
         self.histories: tuple[TrainingHistory | None, TrainingHistory | None] = (None, None)
@@ -157,10 +158,10 @@ class TrainingPanel(Panel):
                 ]
             ),
             widgets.HBox([self.start_button, self.stop_button, self.progress]),
+            self.status,
             widgets.HBox([self.figure.canvas, self.layer_figure.canvas]),
             self.step_slider,
             self.readout,
-            self.status,
         ]
         self._sync_scenario_controls()
         self.refresh()
@@ -238,8 +239,7 @@ class TrainingPanel(Panel):
         self.histories = (None, None)
         self.progress.max, self.progress.value = params["steps"], 0
         self.step_slider.disabled = True
-        self.start_button.description = "Restart"
-        self.stop_button.disabled = False
+        self._set_buttons(running=True)
         for view in (self.loss_view, self.norm_view):
             view.start(params["steps"])
         self.redrawer.redraw(full=True)
@@ -292,6 +292,14 @@ class TrainingPanel(Panel):
             yield
         self._finish()
 
+    def _set_buttons(self, running: bool) -> None:
+        """While a run trains Start is disabled and Stop is live (red); otherwise the reverse."""
+        self.start_button.disabled = running
+        self.start_button.tooltip = "Stop the run first" if running else "Train both runs"
+        self.stop_button.disabled = not running
+        self.stop_button.button_style = "danger" if running else ""
+        self.stop_button.tooltip = "Stop both runs now" if running else "Nothing is training"
+
     def _note_slice(self, seconds: float) -> None:
         self.stats["chunks"] += 1
         self.stats["longest_slice_ms"] = max(self.stats["longest_slice_ms"], seconds * 1e3)
@@ -312,8 +320,7 @@ class TrainingPanel(Panel):
         unclipped, clipped = self.histories
         last = max(unclipped.steps, clipped.steps) - 1
         self.progress.value = max(t.steps_done for t in self.trainers)
-        self.stop_button.disabled = True
-        self.start_button.description = "Start"
+        self._set_buttons(running=False)
         with self._silenced():
             self.step_slider.max = max(last, 0)
             self.step_slider.value = _inspect_at(unclipped, clipped)
