@@ -1,6 +1,8 @@
-"""explorer.core.clip against torch's own clip_grad_norm_ / clip_grad_value_, timm's and optax's
-AGC written from their definitions, the documented keras and optax formulas, Pascanu, Mikolov and
-Bengio (2013), Algorithm 1, and the numbers of seed article 001 ("Exploding Gradient Problem")."""
+"""explorer.core.clip against torch's own clip_grad_norm_ / clip_grad_value_ (also for norm types
+below 1, half precision, mixed dtypes, empty lists and a threshold of 0), timm's and optax's AGC
+written from their definitions, optax's own AGC test case, the documented keras and optax
+formulas, Pascanu, Mikolov and Bengio (2013), Algorithm 1, and the numbers of seed article 001
+("Exploding Gradient Problem")."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.core.clip import NonFiniteNormError, clip_gradients, clip_rows
+from explorer.core.clip import NonFiniteNormError, clip_gradients, clip_in_place, clip_rows
 
 F64 = torch.float64
 DTYPES = (torch.float32, F64)
@@ -22,7 +24,7 @@ ARTICLE_G = [16.0, 12.0, -8.0]  # article 001, "Solution 1 — Gradient Clipping
 
 def _random_grads(seed: int, dtype: torch.dtype, special: str | None = None) -> list[torch.Tensor]:
     """Three tensors of the shapes above, each at its own scale in 1e-3..1e3; ``special`` puts an
-    inf or a NaN into the second tensor."""
+    inf, a NaN or a zero into the second tensor."""
     gen = torch.Generator().manual_seed(seed)
     grads = []
     for shape in SHAPES:
@@ -32,6 +34,8 @@ def _random_grads(seed: int, dtype: torch.dtype, special: str | None = None) -> 
         grads[1][2] = -math.inf
     elif special == "nan":
         grads[1][2] = math.nan
+    elif special == "zero":
+        grads[1][2] = 0.0
     return grads
 
 
@@ -135,7 +139,7 @@ def test_error_if_nonfinite_raises_as_torch_does() -> None:
             clip_gradients(grads, "global_norm", 1.0, error_if_nonfinite=True)
     assert issubclass(NonFiniteNormError, RuntimeError)
     grads = _random_grads(1, torch.float64)
-    for method in ("global_norm", "norm", "value"):
+    for method in ("global_norm", "norm"):
         plain = clip_gradients(grads, method, 0.5)
         checked = clip_gradients(grads, method, 0.5, error_if_nonfinite=True)
         _assert_same(checked.grads, [torch.from_numpy(array) for array in plain.grads])
@@ -317,12 +321,15 @@ def test_nonfinite_gradients_per_semantics() -> None:
         ({"method": "bogus"}, "method"),
         ({"semantics": "keras", "norm_type": 1.0}, "norm_type"),
         ({"semantics": "optax", "norm_type": math.inf}, "norm_type"),
-        ({"norm_type": 0.5}, "norm_type"),
+        ({"semantics": "keras", "norm_type": 0.5}, "norm_type"),
         ({"norm_type": math.nan}, "norm_type"),
         ({"norm_type": True}, "norm_type"),
+        ({"norm_type": "2"}, "norm_type"),
         ({"semantics": "optax", "error_if_nonfinite": True}, "error_if_nonfinite"),
         ({"semantics": "keras", "error_if_nonfinite": True}, "error_if_nonfinite"),
-        ({"threshold": 0.0}, "threshold"),
+        ({"semantics": "optax", "threshold": 0.0}, "threshold"),
+        ({"semantics": "keras", "threshold": 0.0}, "threshold"),
+        ({"method": "pascanu", "threshold": 0.0}, "threshold"),
         ({"threshold": -1.0}, "threshold"),
         ({"threshold": math.inf}, "threshold"),
         ({"threshold": math.nan}, "threshold"),
@@ -340,19 +347,29 @@ def test_bad_arguments_name_the_argument(kwargs, argument) -> None:
 
 
 def test_bad_gradients_name_the_argument() -> None:
-    """No tensors, a mix of float32 and float64, integer or complex torch tensors, and complex
-    arrays are refused, naming grads."""
+    """Integer or complex torch tensors and complex arrays are refused under every semantics;
+    keras and optax semantics also refuse no tensors, a mix of float32 and float64, and float16
+    or bfloat16 (torch takes those: see the tests against torch below). Each names grads."""
     bad = [
-        [],
-        [torch.zeros(2, dtype=torch.float32), torch.zeros(2, dtype=torch.float64)],
-        [np.zeros(2, dtype=np.float32), np.zeros(2)],
         [torch.tensor([1, 2])],
         [np.array([1.0 + 2.0j])],
         [torch.tensor([1.0 + 2.0j])],
     ]
     for grads in bad:
-        with pytest.raises(ValueError, match="grads"):
-            clip_gradients(grads, "global_norm", 1.0)
+        for semantics in ("torch", "keras", "optax"):
+            with pytest.raises(ValueError, match="grads"):
+                clip_gradients(grads, "global_norm", 1.0, semantics)
+    not_keras_or_optax = [
+        [],
+        [torch.zeros(2, dtype=torch.float32), torch.zeros(2, dtype=torch.float64)],
+        [np.zeros(2, dtype=np.float32), np.zeros(2)],
+        [torch.zeros(2, dtype=torch.float16)],
+        [torch.zeros(2, dtype=torch.bfloat16)],
+    ]
+    for grads in not_keras_or_optax:
+        for semantics in ("keras", "optax"):
+            with pytest.raises(ValueError, match="grads"):
+                clip_gradients(grads, "global_norm", 1.0, semantics)
 
 
 def test_integer_arrays_and_lists_become_float64() -> None:
@@ -408,16 +425,19 @@ def test_agc_torch_equals_timm(dtype) -> None:
 
 
 def test_agc_by_hand() -> None:
-    """Weight rows [3, 4] and [0, 0.001] (norms 5 and 0.001, the latter at the eps floor 1e-3),
-    gradient rows [10, 0] and [0, 0.0005], clip factor 0.01. Row 1: max norm 0.01 * 5 = 0.05 <
-    10, clipped to [10 * 0.05 / 10, 0] = [0.05, 0]. Row 2: max norm 0.01 * 1e-3 = 1e-5 < 5e-4,
-    clipped to [0, 1e-5]. optax's formula gives the same to 1e-15."""
+    """Weight units [3, 4] and [0, 0.001] (norms 5 and 0.001, the latter at the eps floor 1e-3),
+    gradient units [10, 0] and [0, 0.0005], clip factor 0.01. Unit 1: max norm 0.01 * 5 = 0.05 <
+    10, clipped to [10 * 0.05 / 10, 0] = [0.05, 0]. Unit 2: max norm 0.01 * 1e-3 = 1e-5 < 5e-4,
+    clipped to [0, 1e-5]. The units are rows of a torch (out, in) weight for timm (torch
+    semantics) and columns of an (in, out) weight for optax, so optax is given the transposes
+    and gives the transposed answer."""
     weight = torch.tensor([[3.0, 4.0], [0.0, 0.001]], dtype=torch.float64)
     grad = torch.tensor([[10.0, 0.0], [0.0, 0.0005]], dtype=torch.float64)
-    for semantics in ("torch", "optax"):
-        result = clip_gradients([grad], "agc", 0.01, semantics, params=[weight])
-        np.testing.assert_allclose(result.grads[0], [[0.05, 0.0], [0.0, 1e-5]], rtol=1e-13)
-        np.testing.assert_allclose(result.grads[0], [[0.05, 0.0], [0.0, 1e-5]], rtol=0, atol=1e-15)
+    expected = np.array([[0.05, 0.0], [0.0, 1e-5]])
+    for semantics, layout in (("torch", lambda x: x), ("optax", lambda x: x.T)):
+        result = clip_gradients([layout(grad)], "agc", 0.01, semantics, params=[layout(weight)])
+        np.testing.assert_allclose(layout(result.grads[0]), expected, rtol=1e-13)
+        np.testing.assert_allclose(layout(result.grads[0]), expected, rtol=0, atol=1e-15)
         assert result.clipped
     # a gradient under both limits is untouched
     small = torch.tensor([[0.01, 0.0], [0.0, 1e-6]], dtype=torch.float64)
@@ -497,3 +517,397 @@ def test_clip_rows_bad_method() -> None:
     """agc has no meaning for rows of scalars: ValueError naming method."""
     with pytest.raises(ValueError, match="method"):
         clip_rows(np.ones((2, 2)), "agc", 1.0)
+
+
+# Inputs torch takes beyond float32/float64 and p >= 1. The reference is torch itself (its
+# foreach path, the one it takes for CPU tensors), compared bit for bit.
+
+SMALL_NORM_TYPES = (0.5, 0.0, -1.0, -2.0, math.inf, -math.inf)
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+INT_OF = {torch.float16: torch.int16, torch.float32: torch.int32, torch.float64: torch.int64}
+
+
+def _bits(values: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """The bit patterns of an array or tensor (bfloat16 widened exactly to float32), so that
+    equality is bit equality: signs of zeros and NaN included."""
+    tensor = torch.from_numpy(values) if isinstance(values, np.ndarray) else values
+    if tensor.dtype == torch.bfloat16:
+        tensor = tensor.float()
+    return tensor.view(INT_OF[tensor.dtype])
+
+
+def _assert_bit_equal(got: tuple[np.ndarray, ...], expected: list[torch.Tensor]) -> None:
+    """Same count, NaN in the same places, and the same bits everywhere."""
+    assert len(got) == len(expected)
+    for array, tensor in zip(got, expected, strict=True):
+        assert array.shape == tuple(tensor.shape)
+        assert torch.equal(torch.from_numpy(array).isnan(), tensor.isnan())
+        assert torch.equal(_bits(array), _bits(tensor))
+
+
+def _same_float(got: float, expected: torch.Tensor) -> bool:
+    """``got`` is the value of the 0-d tensor ``expected``, bit for bit (NaN included)."""
+    return bool(_bits(np.array(got)) == _bits(np.array(float(expected))))
+
+
+def _torch_clip_norm(grads, threshold, norm_type, per_tensor, **kwargs):
+    """torch's clip_grad_norm_ on parameters holding copies of ``grads`` (on each one alone if
+    ``per_tensor``): the grads it leaves and the total norm it returns (the last one if per
+    tensor)."""
+    params = _parameters(grads)
+    calls = [[param] for param in params] if per_tensor else [params]
+    for call in calls:
+        total = torch.nn.utils.clip_grad_norm_(call, threshold, norm_type=norm_type, **kwargs)
+    return [param.grad for param in params], total
+
+
+@pytest.mark.parametrize("norm_type", SMALL_NORM_TYPES)
+@pytest.mark.parametrize("special", [None, "inf", "nan", "zero"])
+def test_any_norm_type_equals_torch_clip_grad_norm(norm_type, special) -> None:
+    """norm_type 0.5, 0, -1, -2, inf and -inf (also as the strings torch takes): the grads
+    clip_grad_norm_ leaves, called on all tensors (global_norm) and on each alone (norm), and
+    the total norm it returns, bit for bit, with inf, NaN or a zero entry in the second tensor.
+    Expected values: torch itself."""
+    names = {math.inf: "inf", -math.inf: "-inf"}
+    for dtype in DTYPES:
+        for threshold in THRESHOLDS:
+            grads = _random_grads(0, dtype, special)
+            given = names.get(norm_type, norm_type)
+            expected, total = _torch_clip_norm(grads, threshold, norm_type, per_tensor=False)
+            result = clip_gradients(grads, "global_norm", threshold, norm_type=given)
+            _assert_bit_equal(result.grads, expected)
+            assert _same_float(result.norm_before, total)
+            assert result.norm_type == norm_type
+            expected, _ = _torch_clip_norm(grads, threshold, norm_type, per_tensor=True)
+            result = clip_gradients(grads, "norm", threshold, norm_type=given)
+            _assert_bit_equal(result.grads, expected)
+
+
+@pytest.mark.parametrize("dtype", HALF_DTYPES)
+def test_half_precision_equals_torch(dtype) -> None:
+    """float16 and bfloat16 gradients: torch computes the norms and the coefficient in the
+    gradients' dtype (the total norm is a float16 or bfloat16 value, inf where it overflows).
+    The grads clip_grad_norm_ (global_norm, norm) and clip_grad_value_ (value) leave and the
+    norm clip_grad_norm_ returns, bit for bit, for every norm type. float16 comes back as
+    float16 arrays; bfloat16, which numpy lacks, as float32 arrays holding exactly the bfloat16
+    values, with dtypes naming bfloat16. Expected values: torch itself."""
+    array_dtype = np.float16 if dtype == torch.float16 else np.float32
+    for seed, special in ((0, None), (1, None), (2, None), (0, "inf"), (0, "nan")):
+        for threshold in (1e-2, 1.0, 30.0):
+            grads = _random_grads(seed, dtype, special)
+            for norm_type in (*NORM_TYPES, *SMALL_NORM_TYPES):
+                expected, total = _torch_clip_norm(grads, threshold, norm_type, per_tensor=False)
+                result = clip_gradients(grads, "global_norm", threshold, norm_type=norm_type)
+                _assert_bit_equal(result.grads, expected)
+                _assert_bit_equal(result.original, grads)
+                assert _same_float(result.norm_before, total)
+                assert total.dtype == dtype
+                assert result.dtypes == (str(dtype).removeprefix("torch."),) * 3
+                assert all(array.dtype == array_dtype for array in result.grads)
+                expected, _ = _torch_clip_norm(grads, threshold, norm_type, per_tensor=True)
+                result = clip_gradients(grads, "norm", threshold, norm_type=norm_type)
+                _assert_bit_equal(result.grads, expected)
+            params = _parameters(grads)
+            torch.nn.utils.clip_grad_value_(params, threshold)
+            result = clip_gradients(grads, "value", threshold)
+            _assert_bit_equal(result.grads, [param.grad for param in params])
+
+
+MIXES = [
+    (torch.float32, torch.float64, torch.float32),
+    (torch.float64, torch.float32, torch.float32),
+    (torch.bfloat16, torch.float16, torch.float32),
+    (torch.float16, torch.bfloat16, torch.float64),
+]
+
+
+@pytest.mark.parametrize("mix", MIXES)
+def test_mixed_dtypes_equal_torch(mix) -> None:
+    """A list mixing dtypes: torch groups the tensors by device and dtype, takes each group's
+    norms in its own dtype and their norm in the dtype torch.stack promotes them to (float64 if
+    a float64 is present, else float32 here), and multiplies each tensor in its own dtype by
+    that coefficient. The grads (which keep their dtypes), the norm returned, and the
+    clip_grad_value_ result, bit for bit. Expected values: torch itself."""
+    promoted = torch.float64 if torch.float64 in mix else torch.float32
+    for special in (None, "inf", "nan"):
+        for threshold in THRESHOLDS:
+            grads = [
+                grad.to(dtype)
+                for grad, dtype in zip(_random_grads(1, F64, special), mix, strict=True)
+            ]
+            for norm_type in (*NORM_TYPES, *SMALL_NORM_TYPES):
+                expected, total = _torch_clip_norm(grads, threshold, norm_type, per_tensor=False)
+                assert total.dtype == promoted
+                result = clip_gradients(grads, "global_norm", threshold, norm_type=norm_type)
+                _assert_bit_equal(result.grads, expected)
+                assert _same_float(result.norm_before, total)
+                assert result.dtypes == tuple(str(dtype).removeprefix("torch.") for dtype in mix)
+                expected, _ = _torch_clip_norm(grads, threshold, norm_type, per_tensor=True)
+                result = clip_gradients(grads, "norm", threshold, norm_type=norm_type)
+                _assert_bit_equal(result.grads, expected)
+            params = _parameters(grads)
+            torch.nn.utils.clip_grad_value_(params, threshold)
+            _assert_bit_equal(
+                clip_gradients(grads, "value", threshold).grads, [param.grad for param in params]
+            )
+
+
+def test_empty_list_equals_torch() -> None:
+    """An empty list: clip_grad_norm_ returns tensor(0.) and changes nothing, while
+    clip_grad_value_ raises RuntimeError (expected behaviour: torch itself). So method value
+    refuses it with a ValueError naming grads, and the other methods of the torch semantics
+    (per-tensor norm: no tensor to call clip_grad_norm_ on; timm's AGC: no unit; Pascanu: norm
+    0) give an empty result with norm 0, nothing clipped, no coefficient and no cosine;
+    clip_in_place does the same. (Keras and optax semantics refuse an empty list:
+    test_bad_gradients_name_the_argument.)"""
+    total = torch.nn.utils.clip_grad_norm_([], 1.0)
+    assert torch.equal(total, torch.tensor(0.0))
+    with pytest.raises(RuntimeError):
+        torch.nn.utils.clip_grad_value_([], 1.0)
+    with pytest.raises(ValueError, match="grads"):
+        clip_gradients([], "value", 1.0)
+    with pytest.raises(ValueError, match="grads"):
+        clip_in_place([], "value", 1.0)
+    for method in ("global_norm", "norm", "agc", "pascanu"):
+        result = clip_gradients([], method, 1.0, params=[])
+        assert result.grads == ()
+        assert result.original == ()
+        assert result.norm_before == float(total)
+        assert result.norm_after == 0.0
+        assert result.tensor_norms_before.shape == (0,)
+        assert result.coefficients.shape == (0,)
+        assert not result.clipped
+        assert math.isnan(result.coefficient)
+        assert math.isnan(result.cosine)
+        coefficients, clipped = clip_in_place([], method, 1.0, params=[])
+        assert coefficients.shape == (0,)
+        assert clipped.shape == (0,)
+
+
+@pytest.mark.parametrize("special", [None, "inf", "nan"])
+def test_zero_threshold_equals_torch(special) -> None:
+    """threshold 0, which torch accepts: clip_grad_norm_'s coefficient 0 / (norm + 1e-6) is 0
+    (NaN for a NaN norm), so finite entries become zeros keeping their sign and inf entries
+    NaN; clip_grad_value_ clamps to [-0.0, 0.0]; timm's AGC with clip factor 0 zeroes every
+    unit. Expected values: torch itself (timm's rule as transcribed above)."""
+    for dtype in (*DTYPES, *HALF_DTYPES):
+        grads = _random_grads(2, dtype, special)
+        for norm_type in (2.0, *SMALL_NORM_TYPES):
+            expected, total = _torch_clip_norm(grads, 0.0, norm_type, per_tensor=False)
+            result = clip_gradients(grads, "global_norm", 0.0, norm_type=norm_type)
+            _assert_bit_equal(result.grads, expected)
+            assert _same_float(result.norm_before, total)
+            expected, _ = _torch_clip_norm(grads, 0.0, norm_type, per_tensor=True)
+            _assert_bit_equal(
+                clip_gradients(grads, "norm", 0.0, norm_type=norm_type).grads, expected
+            )
+        params = _parameters(grads)
+        torch.nn.utils.clip_grad_value_(params, 0.0)
+        _assert_bit_equal(clip_gradients(grads, "value", 0.0).grads, [p.grad for p in params])
+        weights = [torch.ones_like(grad) for grad in grads]
+        result = clip_gradients(grads, "agc", 0.0, params=weights)
+        _assert_bit_equal(result.grads, _timm_adaptive_clip_grad(weights, grads, 0.0))
+        if special is None:
+            assert all(not array.any() for array in result.grads)
+
+
+@pytest.mark.parametrize("norm_type", [*NORM_TYPES, *SMALL_NORM_TYPES])
+def test_error_if_nonfinite_raises_where_torch_raises(norm_type) -> None:
+    """error_if_nonfinite=True raises exactly where torch's clip_grad_norm_ raises: when the
+    total norm is inf or NaN, which an inf or NaN entry need not cause for p <= 0 (p < 0: an
+    inf entry adds 0 to the sum of |x|^p and -inf takes the smallest |x|; p = 0 counts inf and
+    NaN as nonzero). Method norm checks each tensor's own norm, as clip_grad_norm_ called on
+    each tensor does. Where torch does not raise, the grads are torch's, bit for bit.
+    Expected values: torch itself; the expected raising is the rule just stated."""
+    for special in (None, "inf", "nan"):
+        expect_raise = special is not None and not (
+            norm_type <= 0 and (special == "inf" or norm_type == 0)
+        )
+        for method, per_tensor in (("global_norm", False), ("norm", True)):
+            grads = _random_grads(0, torch.float32, special)
+            try:
+                expected, _ = _torch_clip_norm(
+                    grads, 1.0, norm_type, per_tensor, error_if_nonfinite=True
+                )
+            except RuntimeError:
+                raised = True
+            else:
+                raised = False
+            assert raised == expect_raise
+            if raised:
+                with pytest.raises(NonFiniteNormError, match="norm"):
+                    clip_gradients(grads, method, 1.0, norm_type=norm_type, error_if_nonfinite=True)
+            else:
+                result = clip_gradients(
+                    grads, method, 1.0, norm_type=norm_type, error_if_nonfinite=True
+                )
+                _assert_bit_equal(result.grads, expected)
+
+
+@pytest.mark.parametrize(
+    ("method", "semantics"),
+    [
+        ("value", "torch"),
+        ("agc", "torch"),
+        ("pascanu", "torch"),
+        ("value", "keras"),
+        ("norm", "keras"),
+        ("global_norm", "keras"),
+        ("pascanu", "keras"),
+        ("value", "optax"),
+        ("global_norm", "optax"),
+        ("agc", "optax"),
+        ("pascanu", "optax"),
+    ],
+)
+def test_error_if_nonfinite_only_for_clip_grad_norm(method, semantics) -> None:
+    """error_if_nonfinite is an option of torch's clip_grad_norm_ only (methods norm and
+    global_norm, torch semantics; torch's clip_grad_value_ has none): elsewhere a ValueError
+    naming it, even with finite gradients."""
+    with pytest.raises(ValueError, match="error_if_nonfinite"):
+        clip_gradients(
+            [[1.0, 2.0]], method, 1.0, semantics, params=[[1.0, 2.0]], error_if_nonfinite=True
+        )
+
+
+def test_nonfinite_norms_as_the_module_docstring_says() -> None:
+    """The module docstring's account of non-finite norms, each on torch itself and on
+    clip_gradients: an inf total norm gives the coefficient 1 / (inf + 1e-6) = 0, so finite
+    entries become 0 and the inf entry NaN (inf * 0); a NaN total norm makes every entry NaN;
+    with p = 0 a NaN entry leaves the norm finite (2 of the 2 tensors have a nonzero entry), so
+    the NaN stays and the rest is scaled by 1 / (2 + 1e-6); with p = -1 an inf entry adds 0 to
+    the sum, the norm 1 / (1 + 1 / 2) is finite and below 1, and nothing changes."""
+    with_inf = [torch.tensor([math.inf, 1.0]), torch.tensor([2.0])]
+    with_nan = [torch.tensor([math.nan, 1.0]), torch.tensor([2.0])]
+    cases = [
+        (with_inf, 2.0, [[math.nan, 0.0], [0.0]], math.inf),
+        (with_nan, 2.0, [[math.nan] * 2, [math.nan]], math.nan),
+        (with_nan, 0.0, [[math.nan, 1.0 / (2.0 + 1e-6)], [2.0 / (2.0 + 1e-6)]], 2.0),
+        (with_inf, -1.0, [[math.inf, 1.0], [2.0]], 1.0 / 1.5),
+    ]
+    for grads, norm_type, expected, norm in cases:
+        torch_grads, total = _torch_clip_norm(grads, 1.0, norm_type, per_tensor=False)
+        result = clip_gradients(grads, "global_norm", 1.0, norm_type=norm_type)
+        _assert_bit_equal(result.grads, torch_grads)
+        for array, values in zip(result.grads, expected, strict=True):
+            np.testing.assert_allclose(array, values, rtol=1e-6)
+        np.testing.assert_allclose(result.norm_before, norm, rtol=1e-6)
+        np.testing.assert_allclose(float(total), norm, rtol=1e-6)
+
+
+def test_clip_in_place_equals_torch_for_the_new_inputs() -> None:
+    """clip_in_place, as a training step calls it, on a list mixing float32, bfloat16 and
+    float64 with norm types 0.5, 0 and -inf and thresholds 0 and 1: the tensors end as torch's
+    clip_grad_norm_ leaves them, bit for bit. Expected values: torch itself."""
+    mix = (torch.float32, torch.bfloat16, torch.float64)
+    for norm_type in (0.5, 0.0, -math.inf):
+        for threshold in (0.0, 1.0):
+            grads = [grad.to(dtype) for grad, dtype in zip(_random_grads(0, F64), mix, strict=True)]
+            expected, _ = _torch_clip_norm(grads, threshold, norm_type, per_tensor=False)
+            clip_in_place(grads, "global_norm", threshold, norm_type=norm_type)
+            for grad, want in zip(grads, expected, strict=True):
+                assert torch.equal(_bits(grad), _bits(want))
+
+
+# optax's adaptive_grad_clip, transcribed independently in numpy from
+# optax/transforms/_clipping.py (optax 0.2.8): unitwise_norm with axis=None, then unitwise_clip.
+
+
+def _optax_unitwise_norm(x: np.ndarray) -> np.ndarray:
+    """optax.unitwise_norm(x): the norm of the whole array if squeeze(x).ndim <= 1, else the
+    sum of squares over axis 0 (ndim 2 or 3), axes (0, 1, 2) (ndim 4) or (0, 1, 2, 3) (ndim 5),
+    keepdims, square-rooted and broadcast back to x's shape; other ranks raise ValueError."""
+    if np.squeeze(x).ndim <= 1:
+        squared = np.sum(x * x, keepdims=True)
+    elif x.ndim in (2, 3):
+        squared = np.sum(x * x, axis=0, keepdims=True)
+    elif x.ndim == 4:
+        squared = np.sum(x * x, axis=(0, 1, 2), keepdims=True)
+    elif x.ndim == 5:
+        squared = np.sum(x * x, axis=(0, 1, 2, 3), keepdims=True)
+    else:
+        raise ValueError(f"Expected parameter with shape in {1, 2, 3, 4, 5}, got {x.shape}.")
+    return np.broadcast_to(np.sqrt(squared), x.shape)
+
+
+def _optax_adaptive_grad_clip(grads, params, clipping, eps=1e-3):
+    """optax.adaptive_grad_clip(clipping, eps).update(grads, None, params): max_norm =
+    clipping * max(p_norm, eps); unitwise_clip: where(g_norm < max_norm, g,
+    g * (max_norm / max(g_norm, 1e-6)))."""
+    out = []
+    for g, p in zip(grads, params, strict=True):
+        g_norm, p_norm = _optax_unitwise_norm(g), _optax_unitwise_norm(p)
+        max_norm = clipping * np.maximum(p_norm, eps)
+        clipped_grad = g * (max_norm / np.maximum(g_norm, 1e-6))
+        out.append(np.where(g_norm < max_norm, g, clipped_grad))
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_agc_optax_equals_optax_test_case(dtype) -> None:
+    """optax's own case (test_adaptive_grad_clip in optax/transforms/_clipping_test.py, "simple
+    2D tensor case"): grads [[1, 2], [3, 4]], params ones_like, clipping 1.0; optax asserts the
+    clipped unitwise norms are at most 1.0 times the params' + 1e-6. The units are the columns
+    of this (in, out) array: param norms sqrt(2), grad norms sqrt(10) and sqrt(20), both above,
+    so column j becomes g_j * sqrt(2) / ||g_j||. Expected values: the numpy transcription of
+    optax's rule above (to the bit here) and these closed forms. timm's rule, on rows, differs."""
+    grads = [np.array([[1.0, 2.0], [3.0, 4.0]], dtype=dtype)]
+    params = [np.ones_like(grads[0])]
+    result = clip_gradients(grads, "agc", 1.0, "optax", params=params)
+    expected = _optax_adaptive_grad_clip(grads, params, 1.0)
+    assert result.grads[0].dtype == dtype
+    assert np.array_equal(result.grads[0], expected[0])
+    columns = np.array([math.sqrt(2.0 / 10.0), math.sqrt(2.0 / 20.0)])
+    rtol = 1e-6 if dtype == np.float32 else 1e-15
+    np.testing.assert_allclose(result.grads[0], grads[0] * columns, rtol=rtol)
+    clipped_norm = _optax_unitwise_norm(result.grads[0])
+    assert np.all(clipped_norm <= 1.0 * _optax_unitwise_norm(params[0]) + 1e-6)  # optax's check
+    assert result.clipped
+    rows = clip_gradients(grads, "agc", 1.0, "torch", params=params)
+    assert not np.allclose(rows.grads[0], result.grads[0])
+
+
+OPTAX_SHAPES = [
+    (),
+    (5,),
+    (1, 5),
+    (5, 1),
+    (4, 3),
+    (2, 3, 4),
+    (3, 1, 1, 4),
+    (3, 3, 2, 4),
+    (2, 2, 2, 3, 4),
+    (1, 1, 1, 1, 1, 1, 3),
+]
+
+
+@pytest.mark.parametrize("shape", OPTAX_SHAPES)
+def test_agc_optax_units_follow_optax_unitwise_norm(shape) -> None:
+    """optax's units by rank: the whole array for 0-d, 1-d and arrays with at most one
+    dimension of size > 1 (even of rank 7), axis 0 for 2-D and 3-D, axes (0, 1, 2) for 4-D,
+    (0, 1, 2, 3) for 5-D. Random gradients and weights, clip factors that clip none, some and
+    all units. Expected values: the numpy transcription of optax's rule above (float64, to
+    1e-14: torch and numpy may sum in different orders)."""
+    rng = np.random.default_rng(5)
+    grad = rng.standard_normal(shape)
+    weight = np.asarray(rng.standard_normal(shape) * rng.uniform(0.1, 10.0, size=shape[-1:]))
+    for factor in (1e-4, 0.3, 1.0, 3.0, 1e4):
+        result = clip_gradients([grad], "agc", factor, "optax", params=[weight])
+        expected = _optax_adaptive_grad_clip([grad], [weight], factor)
+        np.testing.assert_allclose(result.grads[0], expected[0], rtol=1e-14, atol=0)
+        unit_norms = _optax_unitwise_norm(result.grads[0])
+        assert np.all(unit_norms <= factor * np.maximum(_optax_unitwise_norm(weight), 1e-3) + 1e-12)
+
+
+@pytest.mark.parametrize("shape", [(2, 2, 2, 2, 2, 2), (1, 2, 1, 2, 1, 2, 2)])
+def test_agc_optax_refuses_the_ranks_optax_refuses(shape) -> None:
+    """optax's unitwise_norm raises ValueError for an array with more than one dimension of
+    size > 1 and a rank other than 2 to 5 (optax 0.2.7 and later take rank 5, Conv3D kernels;
+    older releases refused it). clip_gradients raises ValueError naming grads and params;
+    timm's AGC (torch semantics) takes any rank. Expected: the transcription above raises too."""
+    grad = np.ones(shape)
+    with pytest.raises(ValueError, match="shape"):
+        _optax_unitwise_norm(grad)
+    with pytest.raises(ValueError, match="grads and params"):
+        clip_gradients([grad], "agc", 1.0, "optax", params=[grad])
+    assert clip_gradients([grad], "agc", 1.0, "torch", params=[grad]).grads[0].shape == shape
