@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 _HOME = Path(tempfile.mkdtemp(prefix="explorer-tests-"))
 for _name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "IPYTHONDIR", "MPLCONFIGDIR"):
@@ -16,3 +19,34 @@ import matplotlib  # noqa: E402  (after MPLCONFIGDIR is set)
 matplotlib.use("Agg")
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+# -- the browser tests' server and browser, shared by every browser test module ------------------
+@pytest.fixture(scope="session")
+def server() -> Iterator[str]:
+    """The app served by a real Voila with the repository's voila.py."""
+    from tests.serving import voila_server
+
+    with voila_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's headless chromium driven by Playwright. In CI (CI=true) it must exist; elsewhere
+    the browser tests skip, saying why, when it does not."""
+    from tests.serving import CHROMIUM_ARGS, chromium_path
+
+    executable = chromium_path()
+    if executable is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is missing in CI: `make test` installs it with apt-get")
+        reason = "no chromium on this machine (make test installs Debian's chromium)"
+        print(f"SKIP browser tests: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

@@ -37,6 +37,8 @@ VISIBLE_CANVAS_JS = """[...document.querySelectorAll('.jupyter-matplotlib-canvas
   .find(c => c.offsetParent !== null)"""
 VISIBLE_STATUS_JS = """() => ([...document.querySelectorAll('[role=status]')]
   .find(s => s.offsetParent !== null) || {textContent: ''}).textContent"""
+VISIBLE_READOUT_JS = """() => ([...document.querySelectorAll('.ge-readout')]
+  .find(s => s.offsetParent !== null) || {textContent: ''}).textContent"""
 DARK_PIXELS_JS = f"""() => {{
   const canvas = {VISIBLE_CANVAS_JS};
   if (!canvas || !canvas.width) return 0;
@@ -111,16 +113,40 @@ def wait_for_status(page, text: str, timeout_ms: int = 20_000) -> str:
     return page.evaluate(VISIBLE_STATUS_JS)
 
 
+def number_control(page, label: str):
+    """The visible exact number control labelled ``label`` (explorer/panels/number.py)."""
+    return page.locator(f".ge-number:has(label:text-is('{label}')) >> visible=true")
+
+
+def slider_of(page, label: str):
+    """The range input of the visible number control ``label``: focus it and press arrows."""
+    return number_control(page, label).locator("input[type=range]")
+
+
+def box_of(page, label: str):
+    """The box of the visible number control ``label``: it shows the exact value."""
+    return number_control(page, label).locator("input.ge-number-box")
+
+
 def type_into_slider(page, label: str, text: str) -> None:
-    """Type ``text`` into the visible slider ``label``'s readout, as a user does: click, select
-    all, type, Enter."""
-    readout = page.locator(
-        f".widget-slider:has(label:text-is('{label}')) .widget-readout >> visible=true"
-    )
-    readout.click()
+    """Type ``text`` into the box of the visible number control ``label``, as a user does: click,
+    select all, type, Enter."""
+    box = box_of(page, label)
+    box.click()
     page.keyboard.press("Control+A")
     page.keyboard.type(text)
     page.keyboard.press("Enter")
+
+
+def wait_for_box(page, label: str, text: str, timeout_ms: int = 20_000) -> None:
+    """Wait until the box of number control ``label`` shows exactly ``text``."""
+    page.wait_for_function(
+        """([label, text]) => [...document.querySelectorAll('.ge-number')]
+             .filter(c => c.offsetParent !== null && c.querySelector('label').textContent === label)
+             .some(c => c.querySelector('.ge-number-box').value === text)""",
+        arg=[label, text],
+        timeout=timeout_ms,
+    )
 
 
 def open_tab(page, title: str, timeout_ms: int = 30_000) -> None:

@@ -6,50 +6,27 @@ can be found.
 
 from __future__ import annotations
 
-import os
 import re
 import urllib.request
-from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
+from explorer.panels import CliffPanel
 from tests.serving import (
     CANVAS_URL_JS,
-    CHROMIUM_ARGS,
     VISIBLE_CANVAS_JS,
+    VISIBLE_READOUT_JS,
     VISIBLE_STATUS_JS,
-    chromium_path,
+    box_of,
     open_app,
     open_tab,
+    slider_of,
     type_into_slider,
-    voila_server,
     wait_for_status,
 )
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with voila_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    executable = chromium_path()
-    if executable is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is missing in CI: `make test` installs it with apt-get")
-        reason = "no chromium on this machine (make test installs Debian's chromium)"
-        print(f"SKIP browser tests: {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_served_page_carries_no_source(server: str) -> None:
@@ -66,7 +43,7 @@ def test_depth_slider_changes_readout_and_repaints_canvas(server: str, browser) 
     before_readout = readout.inner_text()
     before_image = page.evaluate(CANVAS_URL_JS)
 
-    handle = page.locator(".widget-slider:has(label:text-is('depth L')) .noUi-handle")
+    handle = slider_of(page, "depth L")
     handle.focus()
     handle.press("ArrowRight")
 
@@ -92,7 +69,7 @@ def test_recurrent_tab_sequence_slider_recomputes(server: str, browser) -> None:
     open_tab(page, "Recurrent network")
     assert "Computed 100 steps" in wait_for_status(page, "Computed")
     before_image = page.evaluate(CANVAS_URL_JS)
-    handle = page.locator(".widget-slider:has(label:text-is('sequence T')) .noUi-handle")
+    handle = slider_of(page, "sequence T")
     handle.focus()
     handle.press("ArrowRight")
     assert "Computed 101 steps" in wait_for_status(page, "101 steps")
@@ -124,50 +101,49 @@ CLIFF_READOUT_JS = """() => ([...document.querySelectorAll('table')]
   || {textContent: ''}).textContent"""
 
 
-def _number(readout: str) -> float:
-    """A slider readout as a number (d3-format writes the minus sign as U+2212)."""
-    return float(readout.replace("\u2212", "-"))
-
-
 def test_cliff_learning_rate_slider_recomputes_both_runs(server: str, browser) -> None:
-    """In The cliff tab, ArrowRight on the learning-rate log slider (step 0.05 in the exponent:
-    0.5 -> 0.5 x 10^0.05 = 0.561) reruns both descents: the readout changes and the figure
-    repaints (a blit: only the trajectories and curves move). The clipped run's largest step is
-    lr x threshold (its step onto the wall is clipped), so the readout says 0.56..."""
+    """In The cliff tab, ArrowRight on the learning-rate slider (0.05 decades a step, over
+    10^-3..10^1: the grid point after log10(0.5) = -0.301 is -0.25, and 10^-0.25 = 0.5623 arrives
+    as 0.56, the two digits a 12 % grid resolves) reruns both descents: the box shows 0.56, the
+    readout changes and the figure repaints. The clipped run's largest step is then at most
+    lr x threshold = 0.56, and the wall's step reaches it."""
     page = open_app(browser, server)
     open_tab(page, "The cliff")
-    assert "Ran 1 unclipped and 1 clipped descents" in wait_for_status(page, "Ran 1 unclipped")
+    wait_for_status(page, "Ran 1 unclipped")
     page.wait_for_function(f"({CLIFF_READOUT_JS})().includes('ends at')", timeout=20_000)
     before_readout = page.evaluate(CLIFF_READOUT_JS)
     before_image = page.evaluate(CANVAS_URL_JS)
-    rate = page.locator(".widget-slider:has(label:text-is('learning rate'))")
-    handle = rate.locator(".noUi-handle")
+    assert box_of(page, "learning rate").input_value() == "0.5"
+    handle = slider_of(page, "learning rate")
     handle.focus()
     handle.press("ArrowRight")
-    page.wait_for_function(f"({CLIFF_READOUT_JS})().includes('largest step 0.56')", timeout=20_000)
+    page.wait_for_function(f"({CLIFF_READOUT_JS})().includes('largest step 0.56;')", timeout=20_000)
     assert page.evaluate(CLIFF_READOUT_JS) != before_readout
-    # 0.561 from 0.5; 0.562 from 10^-0.3 = 0.501, where the served slider snaps 0.5 (see
-    # test_served_log_sliders_keep_the_panels_values)
-    assert float(rate.locator(".widget-readout").inner_text()) == pytest.approx(0.561, abs=0.002)
+    assert box_of(page, "learning rate").input_value() == "0.56"
     page.wait_for_function(f"({CANVAS_URL_JS})() !== {before_image!r}", timeout=20_000)
     assert "Ran 1 unclipped" in page.evaluate(VISIBLE_STATUS_JS)
     page.close()
 
 
 def test_click_on_the_cliff_surface_moves_the_start(server: str, browser) -> None:
-    """A click at 30 % of the canvas width, half its height, lands in the surface axes. They span
-    figure fraction x 0.06..0.4501 (0.47 less the colorbar's 15 % and its 2 % pad: 0.47 x 0.83 =
-    0.3901) and y 0.1..0.92, over w -1..10 and b -7..3, and the canvas shows the figure 1:1: so
-    w = -1 + 11 x (0.3 - 0.06) / 0.3901 = 5.77 and b = -7 + 10 x (0.5 - 0.1) / 0.82 = -2.12.
-    Both runs start there: the start sliders and the readout change."""
+    """A click at 30 % of the canvas width, half its height, lands in the surface axes; the
+    canvas shows the whole figure, so the (w, b) expected there is matplotlib's own inverse
+    transform of figure fraction (0.3, 0.5) on a cliff panel built here. Both runs start there:
+    the start boxes and the readout change."""
+    reference = CliffPanel()
+    figure, axes = reference.figure, reference.surface_view.ax
+    figure.canvas.draw()  # the colorbar settles the surface axes' position
+    expected_w, expected_b = axes.transData.inverted().transform(
+        figure.transFigure.transform((0.3, 0.5))
+    )
+    w_per_pixel = np.ptp(axes.get_xlim()) / axes.get_window_extent().width
     page = open_app(browser, server)
     open_tab(page, "The cliff")
     wait_for_status(page, "Ran 1 unclipped")
     page.wait_for_function(f"({CLIFF_READOUT_JS})().includes('ends at')", timeout=20_000)
     before_readout = page.evaluate(CLIFF_READOUT_JS)
-    start_w = page.locator(".widget-slider:has(label:text-is('start w')) .widget-readout")
-    start_b = page.locator(".widget-slider:has(label:text-is('start b')) .widget-readout")
-    assert (_number(start_w.inner_text()), _number(start_b.inner_text())) == (6.0, -3.0)
+    start_w, start_b = box_of(page, "start w"), box_of(page, "start b")
+    assert (start_w.input_value(), start_b.input_value()) == ("6", "-3")
     box = page.evaluate(
         f"(() => {{ const r = ({VISIBLE_CANVAS_JS}).getBoundingClientRect();"
         " return [r.x, r.y, r.width, r.height]; })()"
@@ -177,32 +153,32 @@ def test_click_on_the_cliff_surface_moves_the_start(server: str, browser) -> Non
     page.wait_for_function(
         f"(before) => ({CLIFF_READOUT_JS})() !== before", arg=before_readout, timeout=20_000
     )
-    # one pixel is 11 / 468 = 0.024 in w and 10 / 459 = 0.022 in b
-    assert _number(start_w.inner_text()) == pytest.approx(5.77, abs=0.05)
-    assert _number(start_b.inner_text()) == pytest.approx(-2.12, abs=0.05)
+    page.wait_for_function(
+        "() => !['6', ''].includes([...document.querySelectorAll('.ge-number-box')]"
+        ".filter(b => b.offsetParent !== null)[2].value)",
+        timeout=20_000,
+    )
+    # within a pixel, and the panel's rounding to 0.01
+    assert float(start_w.input_value()) == pytest.approx(expected_w, abs=w_per_pixel + 0.005)
+    b_per_pixel = np.ptp(axes.get_ylim()) / axes.get_window_extent().height
+    assert float(start_b.input_value()) == pytest.approx(expected_b, abs=b_per_pixel + 0.005)
     assert "Ran 1 unclipped" in page.evaluate(VISIBLE_STATUS_JS)
     page.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the served FloatLogSlider snaps its value to the step grid of the exponent and sends"
-    " it back: threshold 5 becomes 10^0.70 = 5.012, lr 0.5 becomes 10^-0.30 = 0.501",
-)
-def test_served_log_sliders_keep_the_panels_values(server: str, browser) -> None:
-    """Served, the panels compute with their own defaults. Clipping: article 001's g = [16, 12,
-    -8] at threshold 5 gives [5, 5, -5] and 5 g / sqrt(464) = [3.714, 2.785, -1.857]. The cliff:
-    a clipped step is at most lr x threshold = 0.5 x 1, and the wall's step reaches it (0.5 to
-    4 digits; test_panel_clip_cliff checks the same in Python)."""
+def test_served_panels_compute_with_their_exact_defaults(server: str, browser) -> None:
+    """Served, the panels compute with their own defaults, not values snapped to a slider grid.
+    Clipping: article 001's g = [16, 12, -8] at threshold 5 gives [5, 5, -5] and 5 g / sqrt(464)
+    = [3.714, 2.785, -1.857]. The cliff: a clipped step is at most lr x threshold = 0.5 x 1, and
+    the wall's step reaches it (0.5 to 4 digits; test_panel_clip_cliff checks the same in
+    Python)."""
     page = open_app(browser, server)
     open_tab(page, "Clipping")
     wait_for_status(page, "Clipped with torch semantics")
-    tables = page.evaluate(
-        "() => [...document.querySelectorAll('table')].filter(t => t.offsetParent !== null)"
-        ".map(t => t.textContent).join(' ')"
-    )
+    tables = page.evaluate(VISIBLE_READOUT_JS)
     assert "[5, 5, -5]" in tables
     assert "[3.714, 2.785, -1.857]" in tables
+    assert box_of(page, "threshold").input_value() == "5"
     open_tab(page, "The cliff")
     wait_for_status(page, "Ran 1 unclipped")
     page.wait_for_function(f"({CLIFF_READOUT_JS})().includes('ends at')", timeout=20_000)

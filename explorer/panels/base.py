@@ -95,6 +95,8 @@ class Panel(widgets.VBox):
         self.result: Any = None
         self.readout = widgets.HTML(layout=widgets.Layout(margin="0 0 0 8px"))
         self.status = widgets.HTML(layout=widgets.Layout(margin="0 0 0 8px"))
+        self.readout.add_class("ge-readout")  # for the browser tests, which read what is shown
+        self.status.add_class("ge-status")
         self._quiet = False
         for control in self.controls.values():
             control.observe(self._on_control_change, names="value")

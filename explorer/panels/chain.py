@@ -195,6 +195,5 @@ def readout_html(result: ChainResult, pointed: int | None = None) -> str:
         "<tr><td>weight gradient at layer 1, ‖∂L/∂W₁‖</td>"
         f"<td>{format_number(float(result.weight_grad_norms[0]))}</td></tr>"
         f"<tr><td>{result.dtype} overflow</td><td>{overflow}</td></tr>"
-        "</table>"
-        + written_out_html("‖∂L/∂aₗ‖", "layer l", result.delta_norms, 1, pointed)
+        "</table>" + written_out_html("‖∂L/∂aₗ‖", "layer l", result.delta_norms, 1, pointed)
     )

@@ -50,6 +50,7 @@ function render({ model, el }) {
   box.id = id;
   label.htmlFor = id;
   el.append(label, slider, box);
+  let editing = false; // the user has typed into the box and not yet committed
 
   function show() {
     const value = model.get("value");
@@ -71,7 +72,7 @@ function render({ model, el }) {
     slider.value = String(position(model, value)); // the thumb may sit on the grid; the value does not
     slider.setAttribute("aria-label", model.get("description"));
     slider.setAttribute("aria-valuetext", String(value));
-    if (document.activeElement !== box) box.value = String(value);
+    if (!editing) box.value = String(value); // never overwrite what the user is typing
     box.dataset.value = String(value);
     slider.disabled = box.disabled = model.get("disabled");
   }
@@ -86,6 +87,8 @@ function render({ model, el }) {
   });
 
   function commit() {
+    if (!editing) return;
+    editing = false;
     const text = box.value;
     const shown = String(model.get("value"));
     if (text.trim() === shown) {
@@ -100,8 +103,12 @@ function render({ model, el }) {
       event.preventDefault();
       commit();
     } else if (event.key === "Escape") {
+      editing = false;
       box.value = String(model.get("value"));
     }
+  });
+  box.addEventListener("input", () => {
+    editing = true;
   });
   box.addEventListener("blur", commit);
 

@@ -97,9 +97,7 @@ def _controls() -> dict[str, widgets.ValueWidget]:
     return {
         "seq_len": int_slider("sequence T", 100, BOUNDS["seq_len"]),
         "hidden_size": int_slider("hidden size", 32, BOUNDS["hidden_size"]),
-        "weight_scale": float_slider(
-            "weight scale", 1.0, BOUNDS["weight_scale"], step=0.01
-        ),
+        "weight_scale": float_slider("weight scale", 1.0, BOUNDS["weight_scale"], step=0.01),
         "input_scale": float_slider("input scale", 1.0, BOUNDS["input_scale"], step=0.05),
         "gate_bias": gate_bias,
         "cell": toggles("cell", CELLS, "rnn", "60px"),
@@ -259,9 +257,9 @@ def readout_html(result: RNNResult, pointed: int | None = None) -> str:
                 f"λ₁(W) = {format_number(result.largest_singular_value)} vs 1/γ ="
                 f" {format_number(result.pascanu_threshold)}: "
                 + (
-                    "λ₁ < 1/γ, sufficient for vanishing"
+                    "λ₁ &lt; 1/γ, sufficient for vanishing"
                     if result.vanishing_guaranteed
-                    else "λ₁ > 1/γ, necessary for exploding (not sufficient)"
+                    else "λ₁ &gt; 1/γ, necessary for exploding (not sufficient)"
                     if result.exploding_possible
                     else "λ₁ = 1/γ, the boundary"
                 ),

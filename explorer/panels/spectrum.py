@@ -84,9 +84,7 @@ def _controls() -> dict[str, widgets.ValueWidget]:
         "network": toggles("network", NETWORKS, "deep", "90px"),
         "length": int_slider("depth / steps", 100, BOUNDS["length"]),
         "width": int_slider("width", 32, BOUNDS["width"]),
-        "weight_scale": float_slider(
-            "weight scale", 1.0, BOUNDS["weight_scale"], step=0.01
-        ),
+        "weight_scale": float_slider("weight scale", 1.0, BOUNDS["weight_scale"], step=0.01),
         "activation": dropdown("activation", ACTIVATIONS, "linear"),
         "seed": seed_box(),
     }
