@@ -15,9 +15,11 @@ from __future__ import annotations
 import html
 import logging
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import ipywidgets as widgets
 from ipympl.backend_nbagg import Canvas, FigureManager
@@ -25,7 +27,7 @@ from matplotlib.figure import Figure
 
 from explorer.panels.bounds import Bounds
 from explorer.panels.controls import CUSTOM, NO_PRESET, preset_menu
-from explorer.panels.number import NumberSlider
+from explorer.panels.number import NumberSlider, WidthProbe
 from explorer.plots.style import format_number
 
 __all__ = ["Bounds", "Panel", "make_figure"]
@@ -33,6 +35,58 @@ __all__ = ["Bounds", "Panel", "make_figure"]
 log = logging.getLogger(__name__)
 
 _STATUS_COLOURS = {"ok": "#1a7f37", "warning": "#9a6700", "error": "#cf222e"}
+
+
+DPI = 100
+FIT_SCALES = (0.6, 1.6)  # a figure fits the page between 60 % and 160 % of its natural width
+FIT_PADDING = 16  # CSS pixels kept free beside each figure (borders, scroll bars)
+
+
+@dataclass(frozen=True)
+class FigureFrame:
+    """A figure's natural size and margins, in inches: the margins stay when the width changes."""
+
+    natural_width: float
+    height: float
+    left: float
+    right: float
+    bottom: float
+    top: float
+    gap: float
+    columns: int
+
+    def adjust(self, figure: Figure, width: float) -> None:
+        """Place ``figure``'s subplots for a width of ``width`` inches."""
+        figure.subplots_adjust(
+            left=self.left / width,
+            right=1 - self.right / width,
+            bottom=self.bottom / self.height,
+            top=1 - self.top / self.height,
+            wspace=self.gap
+            / ((width - self.left - self.right - (self.columns - 1) * self.gap) / self.columns),
+        )
+
+
+_FRAMES: WeakKeyDictionary[Figure, FigureFrame] = WeakKeyDictionary()
+
+
+def fit_figures(figures: Sequence[Figure], width_px: float) -> bool:
+    """Resize ``figures`` (side by side) to share ``width_px`` CSS pixels, each keeping its share
+    of their natural widths, within ``FIT_SCALES``; return whether any size changed."""
+    frames = [_FRAMES[figure] for figure in figures]
+    natural = sum(frame.natural_width for frame in frames) * DPI
+    low, high = FIT_SCALES
+    scale = min(max((width_px - FIT_PADDING * len(figures)) / natural, low), high)
+    changed = False
+    for figure, frame in zip(figures, frames, strict=True):
+        width = round(frame.natural_width * scale, 2)
+        if abs(width - figure.get_figwidth()) < 0.05:
+            continue
+        frame.adjust(figure, width)
+        figure.set_size_inches(width, frame.height, forward=True)
+        figure.canvas.draw_idle()
+        changed = True
+    return changed
 
 
 def make_figure(
@@ -54,14 +108,10 @@ def make_figure(
     enough for tick labels such as 10⁻³⁰⁰: a layout engine would cost 60-80 ms on each full draw
     here (constrained layout measured 211 ms per draw against 128 ms fixed).
     """
-    figure = Figure(figsize=(width, height), dpi=100)
-    figure.subplots_adjust(
-        left=left / width,
-        right=1 - right / width,
-        bottom=bottom / height,
-        top=1 - top / height,
-        wspace=gap / ((width - left - right - (columns - 1) * gap) / columns),
-    )
+    figure = Figure(figsize=(width, height), dpi=DPI)
+    frame = FigureFrame(width, height, left, right, bottom, top, gap, columns)
+    frame.adjust(figure, width)
+    _FRAMES[figure] = frame
     figure.set_facecolor("white")
     canvas = Canvas(figure)
     FigureManager(canvas, num=id(figure))
@@ -98,6 +148,10 @@ class Panel(widgets.VBox):
         self.readout.add_class("ge-readout")  # for the browser tests, which read what is shown
         self.status.add_class("ge-status")
         self._quiet = False
+        # the browser says how wide the panel is; the figures follow (see fit_width)
+        self.width_probe = WidthProbe()
+        self.width_probe.observe(lambda change: self.fit_width(change["new"]), names="width")
+        self.observe(self._keep_width_probe, names="children")
         for control in self.controls.values():
             control.observe(self._on_control_change, names="value")
             if isinstance(control, NumberSlider):  # typed text refused: say so, change nothing
@@ -178,6 +232,29 @@ class Panel(widgets.VBox):
     def ok_message(self, result: Any) -> str:
         del result
         return "Ready."
+
+    # -- the page's width ----------------------------------------------------------------------
+    MIN_WIDTH, MAX_WIDTH = 200, 4000  # CSS pixels a browser may report; others are ignored
+
+    def figures(self) -> list[Figure]:
+        """The panel's figures, side by side in that order (a panel with two overrides this)."""
+        figure = getattr(self, "figure", None)
+        return [figure] if isinstance(figure, Figure) else []
+
+    def fit_width(self, width_px: Any) -> None:
+        """Fit the figures to ``width_px``, the panel's width in the page (from the browser: a
+        non-number or a width outside MIN_WIDTH..MAX_WIDTH is ignored)."""
+        if isinstance(width_px, bool) or not isinstance(width_px, int | float):
+            return
+        if not self.MIN_WIDTH <= width_px <= self.MAX_WIDTH:
+            return
+        figures = [figure for figure in self.figures() if figure in _FRAMES]
+        if figures:
+            fit_figures(figures, float(width_px))
+
+    def _keep_width_probe(self, change: dict[str, Any]) -> None:
+        if self.width_probe not in change["new"]:
+            self.children = (*change["new"], self.width_probe)
 
     # -- helpers ----------------------------------------------------------------------------
     def set_status(self, message: str, level: str = "ok") -> None:

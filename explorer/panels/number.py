@@ -162,3 +162,14 @@ class IntNumberSlider(NumberSlider):
 
 def _bound_text(bound: float, integer: bool) -> str:
     return format_number(int(bound)) if integer else format_number(bound)
+
+
+class WidthProbe(anywidget.AnyWidget):
+    """The width in CSS pixels the browser gives this (zero-height) element: the panel's width.
+
+    ``width`` comes from the browser; whoever reads it clamps it (see ``Panel.fit_width``).
+    """
+
+    _esm = _HERE / "width.js"
+
+    width = traitlets.Int(0).tag(sync=True)

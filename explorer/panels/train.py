@@ -20,6 +20,7 @@ from typing import Any
 
 import ipywidgets as widgets
 import matplotlib as mpl
+from matplotlib.figure import Figure
 
 from explorer.core import METHODS, OPTIMIZERS, SCENARIO_DEFAULTS, Trainer, TrainingHistory
 from explorer.core.train import prepare_torch
@@ -98,17 +99,17 @@ class TrainingPanel(Panel):
             # two canvases: each full draw (a callback of its own) stays under 100 ms
             self.figure = make_figure(8.2, 5.4, right=0.9)
             self.loss_view = TrainingCurvesView(
-                self.figure.add_axes((0.1, 0.58, 0.78, 0.35)), "losses", "Training loss", "loss"
+                self.figure.add_axes((0.1, 0.6, 0.78, 0.33)), "losses", "Training loss", "loss"
             )
             self.norm_view = TrainingCurvesView(
-                self.figure.add_axes((0.1, 0.1, 0.78, 0.35)),
+                self.figure.add_axes((0.1, 0.1, 0.78, 0.33)),
                 "grad_norms",
                 "Global gradient norm before clipping",
                 "‖∇L‖",
                 legend=False,
             )
             self.layer_figure = make_figure(3.8, 5.4)
-            self.layer_view = LayerNormsView(self.layer_figure.add_axes((0.3, 0.1, 0.65, 0.83)))
+            self.layer_view = LayerNormsView(self.layer_figure.add_axes((0.33, 0.1, 0.62, 0.83)))
         self.redrawer = Redrawer(self.figure, [*self.loss_view.artists, *self.norm_view.artists])
         self.layer_redrawer = Redrawer(self.layer_figure, self.layer_view.artists)
         self.start_button = widgets.Button(
@@ -165,6 +166,9 @@ class TrainingPanel(Panel):
         ]
         self._sync_scenario_controls()
         self.refresh()
+
+    def figures(self) -> list[Figure]:
+        return [self.figure, self.layer_figure]
 
     # -- controls: changing one only validates; Start trains ---------------------------------
     compute_budget = COMPUTE_BUDGET

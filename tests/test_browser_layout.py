@@ -1,0 +1,84 @@
+"""Every tab fits the screen: at 1366x768 (a classroom laptop) and at 1000 px (JupyterLab at
+1400 px with its file browser open leaves about that to a notebook) no figure is wider than its
+panel and the status line is on screen without scrolling; at 1920x1080 the figures use the width.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from explorer.app import PANELS
+from tests.serving import DARK_PIXELS_JS, open_tab
+
+pytestmark = pytest.mark.browser
+
+# for the visible panel: its figures' and its own box, the status line's box, the page's widths
+FIGURE_CANVAS = ".jupyter-matplotlib-canvas-div canvas:first-child"  # not ipympl's overlay
+GEOMETRY_JS = """() => {
+  const status = [...document.querySelectorAll('.ge-status')].find(s => s.offsetParent !== null);
+  const panel = status.parentElement.getBoundingClientRect();
+  const canvases = [...document.querySelectorAll(FIGURES)]
+    .filter(c => c.offsetParent !== null).map(c => c.getBoundingClientRect())
+    .map(r => ({left: r.left, right: r.right, width: r.width}));
+  const line = status.getBoundingClientRect();
+  return {panel: {left: panel.left, right: panel.right, width: panel.width}, canvases,
+          status: {top: line.top, bottom: line.bottom, height: line.height},
+          viewport: {width: window.innerWidth, height: window.innerHeight},
+          scrollWidth: document.documentElement.scrollWidth};
+}""".replace("FIGURES", repr(FIGURE_CANVAS))
+FITTED_JS = f"""() => {{
+  const g = ({GEOMETRY_JS})();
+  return g.canvases.length > 0 && g.canvases.every(c => c.right <= g.panel.right + 0.5);
+}}"""
+
+
+def _open(browser: Any, server: str, width: int, height: int) -> Any:
+    page = browser.new_page()
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(server, wait_until="domcontentloaded", timeout=90_000)
+    page.wait_for_function(f"({DARK_PIXELS_JS})() > 2000", timeout=90_000, polling=100)
+    return page
+
+
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (1000, 800)])
+def test_every_tab_fits_and_shows_its_status(
+    server: str, browser: Any, width: int, height: int
+) -> None:
+    """The figures are fitted to the panel's width as the browser reports it (within a few
+    hundred ms): each canvas ends inside its panel, nothing scrolls sideways, and the status line
+    is inside the viewport and has its text."""
+    page = _open(browser, server, width, height)
+    for title in PANELS:
+        if title != "Deep network":
+            open_tab(page, title)
+        page.wait_for_function(FITTED_JS, timeout=20_000, polling=100)
+        geometry = page.evaluate(GEOMETRY_JS)
+        for canvas in geometry["canvases"]:
+            assert geometry["panel"]["left"] <= canvas["left"], title
+            assert canvas["right"] <= geometry["panel"]["right"] + 0.5, title
+        assert geometry["scrollWidth"] <= geometry["viewport"]["width"], title
+        status = geometry["status"]
+        assert status["top"] >= 0, title
+        assert status["bottom"] <= geometry["viewport"]["height"], title
+        assert status["height"] > 0, title
+    page.close()
+
+
+def test_figures_use_a_wide_screen(server: str, browser: Any) -> None:
+    """At 1920x1080 each one-figure tab's figure is wider than any natural size (at most 1200 px)
+    would be, and still inside its panel."""
+    page = _open(browser, server, 1920, 1080)
+    for title in PANELS:
+        if title != "Deep network":
+            open_tab(page, title)
+        page.wait_for_function(
+            f"() => {{ const g = ({GEOMETRY_JS})();"
+            " const total = g.canvases.reduce((sum, c) => sum + c.width, 0);"
+            " return g.canvases.length > 0 && total > 1300"
+            " && g.canvases.every(c => c.right <= g.panel.right + 0.5); }",
+            timeout=20_000,
+            polling=100,
+        )
+    page.close()
