@@ -30,6 +30,7 @@ from tests.serving import (
     chromium_path,
     open_app,
     open_tab,
+    slider_of,
     type_into_slider,
     voila_server,
 )
@@ -112,9 +113,7 @@ def main() -> None:
             open_tab(page, args.tab or "Deep network")
         elif args.tab:
             open_tab(page, args.tab)
-        handle = page.locator(
-            f".widget-slider:has(label:text-is('{args.slider}')) .noUi-handle >> visible=true"
-        )
+        handle = slider_of(page, args.slider)
         handle.focus()
         latencies = []
         for press in range(PRESSES):
