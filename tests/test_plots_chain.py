@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 from explorer.core import chain_gradients
 from explorer.plots import DeltaView, JacobianView
-from explorer.plots.style import finite_limits, nice_ceiling, sticky_limits
+from explorer.plots.style import band_bottom, finite_limits, nice_ceiling, sticky_limits
 
 
 def _views() -> tuple[Figure, DeltaView, JacobianView]:
@@ -50,7 +54,7 @@ def test_views_plot_log10_of_the_result() -> None:
 
 def test_overflow_is_drawn_not_passed_to_the_axes() -> None:
     """float32 overflow (gaussian scale 1.5, 300 layers): inf values become NaN gaps in the line
-    and marks at the top of the axes; the limits stay finite; the note names the layer."""
+    and marks along the top of the data; the limits stay finite; the note names the layer."""
     figure, deltas, jacobians = _views()
     result = chain_gradients(300, width=16, weight_scale=1.5, activation="linear")
     assert result.overflow_layer is not None
@@ -65,7 +69,11 @@ def test_overflow_is_drawn_not_passed_to_the_axes() -> None:
         | set(np.flatnonzero(~np.isfinite(result.activation_norms)))
     )
     assert 0 < len(marks) <= bad
-    assert np.all(marks[:, 1] == deltas.ax.get_ylim()[1])
+    # along the top of the data, under the legend's band: above every finite value, in the axes
+    top = band_bottom(deltas.ax.get_ylim(), deltas.ax, deltas.BAND)
+    assert np.all(marks[:, 1] == top)
+    assert np.nanmax(np.log10(np.abs(result.delta_norms[np.isfinite(result.delta_norms)]))) < top
+    assert top < deltas.ax.get_ylim()[1]
     assert f"layer {result.overflow_layer}" in deltas.note.get_text()
     assert np.isnan(deltas.delta_line.get_data()[1][0])
 
@@ -112,3 +120,108 @@ def test_sticky_limits_keep_current_while_they_fit() -> None:
     assert sticky_limits((0.0, 11.0), first) == first
     assert sticky_limits((0.0, 40.0), first) != first
     assert sticky_limits((0.0, 1.0), first) != first
+
+
+@pytest.fixture(autouse=True)
+def _close_new_widgets() -> Iterator[None]:
+    """The panels built here close their widgets afterwards: ipywidgets keeps every open widget
+    alive, and a bigger heap slows the garbage collector's full passes in later tests (one in a
+    timing test reads as a held event loop)."""
+    from ipywidgets.widgets.widget import _instances
+
+    before = set(_instances)
+    yield
+    opened = [_instances[key] for key in set(_instances) - before if key in _instances]
+    for widget in opened:
+        widget.close()
+    if opened:
+        gc.collect()
+
+
+# -- layout at the panel's native size: nothing covers a tick label or the data ----------------
+
+
+def _box(artist: Any, renderer: Any) -> Bbox:
+    """An artist's extent on the canvas; a text's includes its box."""
+    boxes = [artist.get_window_extent(renderer)]
+    patch = getattr(artist, "get_bbox_patch", lambda: None)()
+    if patch is not None:
+        boxes.append(patch.get_window_extent(renderer))
+    return Bbox.union(boxes)
+
+
+def _tick_label_boxes(figure: Figure, renderer: Any) -> list[Bbox]:
+    """The extents of the tick labels the figure's axes draw (within their limits)."""
+    boxes = []
+    for ax in figure.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            locs = axis.get_majorticklocs()
+            for loc, tick in zip(locs, axis.get_major_ticks(len(locs)), strict=True):
+                label = tick.label1
+                if label.get_visible() and label.get_text() and low <= loc <= high:
+                    boxes.append(label.get_window_extent(renderer))
+    return boxes
+
+
+def _curve_points(line: Any, samples: int = 25) -> np.ndarray:
+    """Points along a line's drawn segments on the canvas (vertices and between them)."""
+    xy = line.get_transform().transform(np.asarray(line.get_xydata(), dtype=np.float64))
+    start, stop = xy[:-1], xy[1:]
+    ok = np.isfinite(start).all(axis=1) & np.isfinite(stop).all(axis=1)
+    t = np.linspace(0.0, 1.0, samples)[:, None, None]
+    along = start[ok] + t * (stop[ok] - start[ok])
+    return np.concatenate([along.reshape(-1, 2), xy[np.isfinite(xy).all(axis=1)]])
+
+
+def _covers(box: Bbox, points: np.ndarray) -> bool:
+    x, y = points[:, 0], points[:, 1]
+    return bool(np.any((box.x0 < x) & (x < box.x1) & (box.y0 < y) & (y < box.y1)))
+
+
+def test_chain_text_boxes_cover_no_tick_label_and_no_curve() -> None:
+    """Each of the panel's presets in turn (the limits stay sticky between them): the Jacobian
+    view's summary box and both legends lie inside their axes, over no tick label and no point
+    of a curve; the overflow note stays inside its axes."""
+    from explorer.panels import ChainPanel
+
+    panel = ChainPanel()
+    deltas, jacobians = panel.delta_view, panel.jacobian_view
+    for name, values in panel.presets.items():
+        panel.set_values(**values)
+        panel.figure.canvas.draw()
+        renderer = panel.figure.canvas.get_renderer()
+        labels = _tick_label_boxes(panel.figure, renderer)
+        summary = _box(jacobians.summary, renderer)
+        boxes = {
+            "summary": (summary, jacobians.ax, [jacobians.norm_line, jacobians.unit_line]),
+            "jacobian legend": (
+                jacobians.ax.get_legend().get_window_extent(renderer),
+                jacobians.ax,
+                [jacobians.norm_line, jacobians.unit_line],
+            ),
+            "delta legend": (
+                deltas.ax.get_legend().get_window_extent(renderer),
+                deltas.ax,
+                [
+                    deltas.delta_line,
+                    deltas.activation_line,
+                    deltas.bound_line,
+                    deltas.reference_line,
+                ],
+            ),
+        }
+        for what, (box, ax, lines) in boxes.items():
+            where = f"{what} in {name!r}"
+            assert not any(box.overlaps(label) for label in labels), where
+            assert ax.get_window_extent(renderer).contains(*box.min), where
+            assert ax.get_window_extent(renderer).contains(*box.max), where
+            for line in lines:
+                if line.get_visible():
+                    assert not _covers(box, _curve_points(line)), f"{where} covers {line}"
+            marks = deltas.overflow_marks.get_offsets()
+            if ax is deltas.ax and len(marks):
+                assert not _covers(box, ax.transData.transform(marks)), where
+        assert not summary.overlaps(boxes["jacobian legend"][0]), name
+        note = deltas.note.get_window_extent(renderer)
+        assert note.x1 <= deltas.ax.get_window_extent(renderer).x1, name

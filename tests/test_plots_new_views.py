@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 from explorer.core import jacobian_spectra, phase_diagram, rnn_gradients
 from explorer.plots import (
@@ -128,3 +132,215 @@ def test_log10_ticks_are_powers_of_ten_or_1_2_5() -> None:
     )
     narrow = Log10Locator().tick_values(0.05, 0.5)  # 1.12 .. 3.16: every integer 2, 3
     np.testing.assert_allclose(narrow, [math.log10(2), math.log10(3)])
+
+
+@pytest.fixture(autouse=True)
+def _close_new_widgets() -> Iterator[None]:
+    """The panels built here close their widgets afterwards: ipywidgets keeps every open widget
+    alive, and a bigger heap slows the garbage collector's full passes in later tests (one in a
+    timing test reads as a held event loop)."""
+    from ipywidgets.widgets.widget import _instances
+
+    before = set(_instances)
+    yield
+    opened = [_instances[key] for key in set(_instances) - before if key in _instances]
+    for widget in opened:
+        widget.close()
+    if opened:
+        gc.collect()
+
+
+# -- layout at the panels' native sizes: nothing cropped, nothing over tick labels or data -------
+
+
+def _box(artist: Any, renderer: Any) -> Bbox:
+    return artist.get_window_extent(renderer)
+
+
+def _tick_labels(ax: Any, renderer: Any) -> list[Bbox]:
+    """The extents of the visible tick labels of ``ax`` (x, y and, in 3-D, z)."""
+    axes = [ax.xaxis, ax.yaxis, *([ax.zaxis] if hasattr(ax, "zaxis") else [])]
+    return [box for axis in axes for box in _drawn_tick_labels(axis, renderer)]
+
+
+def _drawn_tick_labels(axis: Any, renderer: Any) -> list[Bbox]:
+    """The extents of the tick labels ``axis`` draws: shown, not empty, within its limits."""
+    low, high = sorted(axis.get_view_interval())
+    locs = axis.get_majorticklocs()
+    margin = 1e-9 * max(abs(low), abs(high), 1.0)
+    return [
+        tick.label1.get_window_extent(renderer)
+        for loc, tick in zip(locs, axis.get_major_ticks(len(locs)), strict=True)
+        if tick.label1.get_visible() and tick.label1.get_text()
+        if low - margin <= loc <= high + margin
+    ]
+
+
+def _inside_figure(box: Bbox, figure: Figure) -> bool:
+    return bool(
+        box.x0 >= 0 and box.y0 >= 0 and box.x1 <= figure.bbox.x1 and box.y1 <= figure.bbox.y1
+    )
+
+
+def _curve_points(line: Any, samples: int = 25) -> np.ndarray:
+    """Points along a line's drawn segments on the canvas (vertices and between them)."""
+    xy = line.get_transform().transform(np.asarray(line.get_xydata(), dtype=np.float64))
+    start, stop = xy[:-1], xy[1:]
+    ok = np.isfinite(start).all(axis=1) & np.isfinite(stop).all(axis=1)
+    t = np.linspace(0.0, 1.0, samples)[:, None, None]
+    along = start[ok] + t * (stop[ok] - start[ok])
+    return np.concatenate([along.reshape(-1, 2), xy[np.isfinite(xy).all(axis=1)]])
+
+
+def _covers(box: Bbox, points: np.ndarray) -> bool:
+    x, y = points[:, 0], points[:, 1]
+    return bool(np.any((box.x0 < x) & (x < box.x1) & (box.y0 < y) & (y < box.y1)))
+
+
+def test_clip_legends_lie_below_the_axes_clear_of_tick_labels() -> None:
+    """2-D, 3-D and several tensors: each shown axes' legend is one row under it, inside the
+    figure, over none of the figure's tick labels (a 3-D axes' too) and outside the 2-D data."""
+    from explorer.panels import ClipPanel
+
+    panel = ClipPanel()
+    for gradient, mode in (("3, 4", "2-D"), ("16, 12, -8", "3-D"), ("100, 0; 0, 0.1", "tensors")):
+        for left, right in (("value", "pascanu"), ("global_norm", "norm")):
+            panel.set_values(gradient=gradient, left=left, right=right)
+            assert panel.mode == mode
+            panel.figure.canvas.draw()
+            renderer = panel.figure.canvas.get_renderer()
+            shown = [ax for ax in panel.figure.axes if ax.get_visible()]
+            labels = [box for ax in shown for box in _tick_labels(ax, renderer)]
+            assert labels
+            for ax in shown:
+                legend = _box(ax.get_legend(), renderer)
+                where = f"{mode} {left}/{right}"
+                assert _inside_figure(legend, panel.figure), where
+                assert not any(legend.overlaps(label) for label in labels), where
+                assert legend.y1 <= ax.get_window_extent(renderer).y0 + 1, where
+                assert not legend.overlaps(_box(ax.title, renderer)), where
+
+
+def test_cliff_legends_lie_outside_the_curves_and_the_surface() -> None:
+    """One start and the fan: the step curves' legend is in the title row above the loss axes
+    (the gradient-norm axes names its threshold at the line's end, outside), the surface's is
+    under its x label; none covers data, a tick label or a title, all inside the figure."""
+    from explorer.panels import CliffPanel
+
+    panel = CliffPanel()
+    for fan in (False, True):
+        panel.set_values(fan=fan)
+        panel.figure.canvas.draw()
+        renderer = panel.figure.canvas.get_renderer()
+        labels = [box for ax in panel.figure.axes for box in _tick_labels(ax, renderer)]
+        loss, norm, surface = panel.loss_view, panel.norm_view, panel.surface_view
+        assert norm.ax.get_legend() is None
+        for ax in (loss.ax, surface.ax):
+            legend = _box(ax.get_legend(), renderer)
+            assert _inside_figure(legend, panel.figure)
+            assert not legend.overlaps(ax.get_window_extent(renderer))  # off the data
+            assert not any(legend.overlaps(label) for label in labels)
+            for title in (ax.title, ax._left_title):
+                if title.get_text():
+                    assert not legend.overlaps(_box(title, renderer))
+        assert not _box(surface.ax.get_legend(), renderer).overlaps(
+            _box(surface.ax.xaxis.label, renderer)
+        )
+        label = _box(norm.threshold_label, renderer)
+        assert norm.threshold_label.get_visible()
+        assert _inside_figure(label, panel.figure)
+        assert label.x0 >= norm.ax.get_window_extent(renderer).x1
+
+
+def test_rnn_overflow_note_stays_in_its_axes_and_legends_cover_no_curve() -> None:
+    """The float32-overflow preset: the note wraps inside the first axes (it used to run into
+    the next plot); each view's legend sits in a band the y limits keep free of its curves."""
+    from explorer.panels import RNNPanel
+
+    panel = RNNPanel()
+    for name in ("float32 overflow: w = 1.5, 250 steps", "LSTM, forget-gate bias 0: vanishing"):
+        panel.set_values(**panel.presets[name])
+        panel.figure.canvas.draw()
+        renderer = panel.figure.canvas.get_renderer()
+        deltas = panel.delta_view
+        note = _box(deltas.note, renderer)
+        axes = deltas.ax.get_window_extent(renderer)
+        assert deltas.note.get_text()
+        assert axes.x0 <= note.x0, name
+        assert note.x1 <= axes.x1, name
+        assert axes.y0 <= note.y0, name
+        labels = [box for ax in panel.figure.axes for box in _tick_labels(ax, renderer)]
+        for view in (deltas, panel.jacobian_view, panel.contribution_view):
+            legend = _box(view.ax.get_legend(), renderer)
+            assert not any(legend.overlaps(label) for label in labels), name
+            inside = view.ax.get_window_extent(renderer)
+            assert inside.x0 <= legend.x0, name
+            assert legend.x1 <= inside.x1, name
+            for line in view.ax.get_lines():
+                if line.get_visible() and len(line.get_xydata()):
+                    assert not _covers(legend, _curve_points(line)), f"{name}: {line}"
+
+
+def test_spectrum_counts_have_whole_ticks_and_nothing_is_cropped() -> None:
+    """The 'how many' axis ticks whole counts from 0; each title and legend share a row without
+    touching; every tick label lies inside the figure (10^150 at the right edge too)."""
+    from explorer.panels import SpectrumPanel
+
+    panel = SpectrumPanel()
+    for values in [{}, *panel.presets.values()]:
+        panel.set_values(**values)
+        panel.figure.canvas.draw()
+        renderer = panel.figure.canvas.get_renderer()
+        for view in panel.views:
+            low, high = view.ax.get_ylim()
+            ticks = [t for t in view.ax.get_yticks() if low <= t <= high]
+            assert ticks
+            assert all(float(t).is_integer() and t >= 0 for t in ticks), ticks
+            legend = _box(view.ax.get_legend(), renderer)
+            assert not legend.overlaps(_box(view.ax._left_title, renderer))
+            assert _inside_figure(legend, panel.figure)
+            assert all(_inside_figure(box, panel.figure) for box in _tick_labels(view.ax, renderer))
+            note, lost = _box(view.note, renderer), _box(view.lost, renderer)
+            bars = view.bars.get_window_extent(renderer)
+            assert note.y0 > bars.y1 or not view.note.get_text()
+            assert not (view.lost.get_text() and lost.overlaps(note))
+
+
+def test_training_views_show_a_placeholder_then_fitting_names() -> None:
+    """Before a run both figures show 'press Start' and no tick label at all (an empty axes'
+    0..1 would mean nothing); after one every tensor's name fits left of the bars inside the
+    figure and the legend shares the loss title's row."""
+    from explorer.panels import TrainingPanel
+    from explorer.plots.train import fit_name
+
+    panel = TrainingPanel()
+    for figure in (panel.figure, panel.layer_figure):
+        figure.canvas.draw()
+        renderer = figure.canvas.get_renderer()
+        assert all(not _tick_labels(ax, renderer) for ax in figure.axes)
+    for view in (panel.loss_view, panel.norm_view, panel.layer_view):
+        assert view.placeholder.get_visible()
+        assert "press Start" in view.placeholder.get_text()
+    for scenario in ("regression", "adding"):
+        panel.controls["scenario"].value = scenario
+        panel.set_values(steps=12, **({"seq_len": 10} if scenario == "adding" else {}))
+        panel.start()
+        for figure in (panel.figure, panel.layer_figure):
+            figure.canvas.draw()
+        renderer = panel.layer_figure.canvas.get_renderer()
+        names = _tick_labels(panel.layer_view.ax, renderer)
+        assert len(names) > len(panel.layer_view.names)  # the names and the x ticks
+        assert all(_inside_figure(box, panel.layer_figure) for box in names), scenario
+        assert not any(v.placeholder.get_visible() for v in (panel.loss_view, panel.layer_view))
+        renderer = panel.figure.canvas.get_renderer()
+        legend = _box(panel.loss_view.ax.get_legend(), renderer)
+        assert not legend.overlaps(_box(panel.loss_view.ax._left_title, renderer))
+        assert not legend.overlaps(panel.loss_view.ax.get_window_extent(renderer))
+        assert _inside_figure(legend, panel.figure)
+    long = "encoder.layers.11.self_attention.in_proj_weight"
+    short = fit_name(long, panel.layer_view.ax)
+    assert "…" in short
+    assert short.startswith(long[:4])  # both ends kept
+    assert short.endswith(long[-4:])
+    assert len(short) < len(long)
+    assert fit_name("fc1.bias", panel.layer_view.ax) == "fc1.bias"

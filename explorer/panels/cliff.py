@@ -94,16 +94,18 @@ class CliffPanel(Panel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(_controls(), BOUNDS, PRESETS, **kwargs)
         with mpl.rc_context({"font.size": FONT_SIZE}):
-            self.figure = make_figure(12.0, 5.6)
-            self.surface_view = CliffSurfaceView(self.figure.add_axes((0.06, 0.1, 0.47, 0.82)))
+            # room under the surface for its legend, right of the curves for " threshold"
+            self.figure = make_figure(12.0, 5.9)
+            self.surface_view = CliffSurfaceView(self.figure.add_axes((0.06, 0.146, 0.47, 0.778)))
             self.loss_view = StepCurvesView(
-                self.figure.add_axes((0.66, 0.58, 0.32, 0.34)), "losses", "Loss per step", "loss"
+                self.figure.add_axes((0.63, 0.614, 0.31, 0.31)), "losses", "Loss per step", "loss"
             )
             self.norm_view = StepCurvesView(
-                self.figure.add_axes((0.66, 0.1, 0.32, 0.34)),
+                self.figure.add_axes((0.63, 0.146, 0.31, 0.31)),
                 "grad_norms",
                 "Gradient norm before clipping",
                 "‖∇L‖",
+                legend=False,  # the loss view's legend names the runs
             )
         self.redrawer = Redrawer(
             self.figure,

@@ -98,7 +98,7 @@ class ClipPanel(Panel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(_controls(), BOUNDS, PRESETS, **kwargs)
         with mpl.rc_context({"font.size": FONT_SIZE}):
-            self.figure = make_figure(11.0, 5.0, left=0.7, gap=0.9)
+            self.figure = make_figure(11.0, 5.2, left=0.7, bottom=0.8, gap=0.9)
             planes = [self.figure.add_subplot(1, 2, i + 1) for i in range(2)]
             spaces = [self.figure.add_subplot(1, 2, i + 1, projection="3d") for i in range(2)]
             bars = [self.figure.add_subplot(1, 2, i + 1) for i in range(2)]

@@ -180,9 +180,13 @@ class RNNPanel(Panel):
             self.readout.value = readout_html(self.result, step)
 
     def ok_message(self, result: RNNResult) -> str:
+        cell = result.cell.upper()
+        article = "an" if cell[0] in "AEFHILMNORSX" else "a"  # said "an R-N-N", "an L-S-T-M"
+        steps = "step" if result.seq_len == 1 else "steps"
+        units = "unit" if result.hidden_size == 1 else "units"
         return (
-            f"Computed {result.seq_len} steps of a {result.cell.upper()} with"
-            f" {result.hidden_size} units in {result.dtype}."
+            f"Computed {result.seq_len} {steps} of {article} {cell} with"
+            f" {result.hidden_size} {units} in {result.dtype}."
         )
 
     def _on_cell(self, change: dict[str, Any]) -> None:

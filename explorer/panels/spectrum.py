@@ -96,7 +96,7 @@ class SpectrumPanel(Panel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(_controls(), BOUNDS, PRESETS, **kwargs)
         with mpl.rc_context({"font.size": FONT_SIZE}):
-            self.figure = make_figure(12.0, 3.8, columns=2)
+            self.figure = make_figure(12.0, 3.8, right=0.4, columns=2)  # room for 10¹⁵⁰
             axes = self.figure.subplots(1, 2, sharey=False)
             self.views = (SpectrumView(axes[0], BLUE), SpectrumView(axes[1], GREEN))
         self.redrawer = Redrawer(self.figure, [a for v in self.views for a in v.artists])

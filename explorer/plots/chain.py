@@ -16,31 +16,39 @@ from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.transforms import ScaledTranslation
 
 from explorer.plots.style import (
+    BAND_LEGEND,
     BLACK,
     BLUE,
     GREY,
-    LEGEND,
     MARKERS_UP_TO,
     ORANGE,
     SKY,
+    band_bottom,
     finite_limits,
     format_power,
     index_limits,
+    limits_below_band,
     log10_finite,
     nonfinite_indices,
     overflow_marks,
     place_marks,
+    set_text_within,
     setup_log_axes,
     show_legend,
-    sticky_limits,
     warning_note,
 )
 
+_DELTA_LEGEND = {**BAND_LEGEND, "ncols": 2, "fontsize": 8.5}
+
 
 class DeltaView:
-    """Gradient norm per layer on a log10 axis, with overflow drawn as marks along the top."""
+    """Gradient norm per layer on a log10 axis, with overflow drawn as marks along the top of the
+    data. The legend sits in a band along the top of the axes that the y limits keep free."""
+
+    BAND = 48.0  # points: a legend of up to three rows, and gaps
 
     def __init__(self, ax: Axes) -> None:
         self.ax = ax
@@ -64,7 +72,7 @@ class DeltaView:
             self.reference_line,
             self.overflow_marks,
         ]
-        show_legend(ax, self.legend_handles, **LEGEND)
+        show_legend(ax, self.legend_handles, **_DELTA_LEGEND)
         # what ``update`` changes; everything else stays as long as the limits do
         self.artists = [
             self.delta_line,
@@ -98,43 +106,55 @@ class DeltaView:
             self.reference_line.set_visible(True)
             shown.append(np.asarray(reference))
 
-        low, high = sticky_limits(finite_limits(*shown), self.ax.get_ylim())
+        low, high = limits_below_band(finite_limits(*shown), self.ax.get_ylim(), self.ax, self.BAND)
         overflowed = np.union1d(
             nonfinite_indices(result.delta_norms, 1), nonfinite_indices(result.activation_norms, 0)
         )
-        place_marks(self.overflow_marks, overflowed, high)
-        if result.overflow_layer is None:
-            self.note.set_text("")
-        else:
-            self.note.set_text(
+        place_marks(self.overflow_marks, overflowed, band_bottom((low, high), self.ax, self.BAND))
+        note = ""
+        if result.overflow_layer is not None:
+            note = (
                 f"{result.dtype} overflow from layer {result.overflow_layer}"
                 f" ({result.overflow_pass} pass): {overflowed.size} layer(s) hold inf/NaN"
             )
+        set_text_within(self.note, note, self.ax)
         self.overflow_marks.set_visible(overflowed.size > 0)
-        show_legend(self.ax, self.legend_handles, **LEGEND)
+        show_legend(self.ax, self.legend_handles, **_DELTA_LEGEND)
         self.ax.set_xlim(index_limits(depth, first=0))
         self.ax.set_ylim(low, high)
 
 
 class JacobianView:
-    """Per-layer Jacobian spectral norms against the line 1, with the end-to-end comparison."""
+    """Per-layer Jacobian spectral norms against the line 1, with the end-to-end comparison.
+
+    The comparison and the legend sit in a band along the top of the axes that the y limits keep
+    free of data (``limits_below_band``): they cover neither the curve nor a tick label."""
+
+    BAND = 68.0  # points: the two-line summary box, the one-row legend under it, and gaps
 
     def __init__(self, ax: Axes) -> None:
         self.ax = ax
         self.unit_line = ax.axhline(0.0, color=BLACK, lw=1, label="1: shrink below, grow above")
         (self.norm_line,) = ax.plot([], [], color=SKY, lw=1.5, label="‖Jₗ‖ = ‖diag(φ′)Wₗ‖₂")
         self.overflow_marks = overflow_marks(ax)
-        self.summary = ax.text(
-            0.01,
-            0.97,
+        self.summary = ax.annotate(
             "",
-            transform=ax.transAxes,
+            xy=(0.0, 1.0),
+            xycoords="axes fraction",
+            xytext=(5.0, -5.0),
+            textcoords="offset points",
             va="top",
-            fontsize=10,
+            fontsize=9,
             bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": GREY},
         )
         setup_log_axes(ax, "Layer Jacobians", "layer l", "spectral norm (log scale)")
-        ax.legend(loc="lower right", fontsize=9, framealpha=0.8)
+        # under the summary box: 5 pt gap, the box (2 lines of 9 pt and its padding), 4 pt gap
+        below_summary = ScaledTranslation(0.0, -40.0 / 72.0, ax.figure.dpi_scale_trans)
+        ax.legend(
+            **{**BAND_LEGEND, "fontsize": 8.5, "borderaxespad": 0.3, "ncols": 2},
+            bbox_to_anchor=(0.0, 1.0),
+            bbox_transform=ax.transAxes + below_summary,
+        )
         self.artists = [self.norm_line, self.overflow_marks, self.summary]
 
     def update(self, result: Any) -> None:
@@ -144,11 +164,11 @@ class JacobianView:
         norms = log10_finite(result.jacobian_norms)
         self.norm_line.set_data(layers, norms)
         self.norm_line.set_marker("o" if depth <= MARKERS_UP_TO else "")
-        low, high = finite_limits(norms, np.zeros(1), minimum_span=0.5)
-        high += 0.45 * (high - low)  # room for the summary box
-        low, high = sticky_limits((low, high), self.ax.get_ylim())
+        wanted = finite_limits(norms, np.zeros(1), minimum_span=0.5)
+        low, high = limits_below_band(wanted, self.ax.get_ylim(), self.ax, self.BAND)
+        data_top = band_bottom((low, high), self.ax, self.BAND)
         bad = nonfinite_indices(result.jacobian_norms, 1)
-        place_marks(self.overflow_marks, bad, high)
+        place_marks(self.overflow_marks, bad, data_top)  # along the top of the data, below the band
         self.summary.set_text(
             f"∏ ‖Jₗ‖ = {format_power(result.log10_norm_product)}  (upper bound)\n"
             f"‖J_L ⋯ J₁‖ = {format_power(result.e2e_log10_norm)}  (true, end to end)"

@@ -15,11 +15,13 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
+from matplotlib.transforms import ScaledTranslation
 
 from explorer.plots.style import (
     BLACK,
     LEGEND,
     ORANGE,
+    ROW_LEGEND,
     SKY,
     VERMILLION,
     finite_limits,
@@ -28,6 +30,7 @@ from explorer.plots.style import (
     setup_log_axes,
     show_legend,
     sticky_limits,
+    threshold_label,
 )
 
 UNCLIPPED = ORANGE
@@ -69,6 +72,19 @@ class CliffSurfaceView:
         )
         ax.set_xlabel("w (recurrent weight)")
         ax.set_ylabel("b (bias)")
+        # one row under the x label: over the image a legend would hide trajectories and starts
+        under_label = ScaledTranslation(0.0, -42.0 / 72.0, ax.figure.dpi_scale_trans)
+        self.legend_style = {
+            **LEGEND,
+            "loc": "upper center",
+            "bbox_to_anchor": (0.5, 0.0),
+            "bbox_transform": ax.transAxes + under_label,
+            "borderaxespad": 0.0,
+            "ncols": 4,
+            "fontsize": 9,
+            "handlelength": 1.6,
+            "columnspacing": 1.1,
+        }
         self.artists = [
             self.unclipped,
             self.clipped,
@@ -109,11 +125,7 @@ class CliffSurfaceView:
         handles = (
             [self.unclipped, self.clipped] if not fan else [self.fan_unclipped, self.fan_clipped]
         )
-        show_legend(
-            self.ax,
-            [*handles, self.start, self.ends],
-            **{**LEGEND, "loc": "lower left", "fontsize": 9},
-        )
+        show_legend(self.ax, [*handles, self.start, self.ends], **self.legend_style)
 
 
 def _drawable(path: np.ndarray) -> np.ndarray:
@@ -132,16 +144,26 @@ def _clamp_to_view(points: np.ndarray, ax: Axes) -> np.ndarray:
 
 
 class StepCurvesView:
-    """A per-step quantity (loss or gradient norm) of the unclipped and clipped runs, log10 y."""
+    """A per-step quantity (loss or gradient norm) of the unclipped and clipped runs, log10 y.
 
-    def __init__(self, ax: Axes, quantity: str, title: str, ylabel: str) -> None:
+    The title is on the left of its row and the legend of the two runs on the right of it, above
+    the axes (``legend`` False leaves it out: another view names the runs); the clip threshold
+    is labelled at its line's right end, outside the axes. Neither hides a curve."""
+
+    def __init__(
+        self, ax: Axes, quantity: str, title: str, ylabel: str, *, legend: bool = True
+    ) -> None:
         self.ax = ax
         self.quantity = quantity  # "losses" or "grad_norms"
+        self.legend = legend
         (self.unclipped,) = ax.plot([], [], color=UNCLIPPED, lw=2, label="unclipped")
         (self.clipped,) = ax.plot([], [], color=CLIPPED, lw=2, label="clipped")
         (self.threshold,) = ax.plot([], [], color=BLACK, lw=1, ls="--", label="clip threshold")
-        setup_log_axes(ax, title, "step", ylabel)
-        self.artists = [self.unclipped, self.clipped, self.threshold]
+        self.threshold_label = threshold_label(ax)
+        setup_log_axes(ax, title, "step", ylabel, title_loc="left")
+        if legend:
+            show_legend(ax, [self.unclipped, self.clipped], **ROW_LEGEND)
+        self.artists = [self.unclipped, self.clipped, self.threshold, self.threshold_label]
 
     def update(self, unclipped: Any, clipped: Any) -> None:
         """Curves of run 0 of each (the fan shows the median over runs)."""
@@ -159,14 +181,14 @@ class StepCurvesView:
         level = math.log10(clipped.clip_threshold) if show_threshold else math.nan
         self.threshold.set_visible(show_threshold)
         self.threshold.set_data([0, steps], [level, level])
+        self.threshold_label.set_visible(show_threshold)
+        self.threshold_label.set_y(level if show_threshold else 0.0)
         self.ax.set_xlim(index_limits(steps, 0))
         if self.quantity == "losses":  # the loss lies in [0, 0.49]: one fixed range
             self.ax.set_ylim(LOSS_FLOOR - 0.5, 0.5)
         else:  # limits that seldom change, so a slider move only repaints the lines
             wanted = finite_limits(*curves, np.array([level]), minimum_span=2.0)
             self.ax.set_ylim(sticky_limits(wanted, self.ax.get_ylim(), fill=0.15))
-        handles = [self.unclipped, self.clipped, self.threshold]
-        show_legend(self.ax, handles, **{**LEGEND, "fontsize": 9})
 
 
 __all__ = ["CliffSurfaceView", "StepCurvesView"]

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import ScaledTranslation
 
 from explorer.plots.style import (
     BLACK,
@@ -28,6 +30,26 @@ from explorer.plots.style import (
     show_legend,
     use_log10_axis,
 )
+
+TICK_LABELS_BELOW = 24.0  # points under a 2-D axes taken by its x tick labels
+
+
+def legend_below(ax: Axes, offset: float) -> dict[str, Any]:
+    """Legend arguments for one row centred under ``ax``, ``offset`` points below its bottom:
+    outside the data and the tick labels."""
+    below = ScaledTranslation(0.0, -offset / 72.0, ax.figure.dpi_scale_trans)
+    return {
+        **LEGEND,
+        "loc": "upper center",
+        "bbox_to_anchor": (0.5, 0.0),
+        "bbox_transform": ax.transAxes + below,
+        "borderaxespad": 0.0,
+        "ncols": 4,
+        "fontsize": 8,
+        "handlelength": 1.6,
+        "columnspacing": 1.1,
+    }
+
 
 _CIRCLE = np.linspace(0.0, 2.0 * math.pi, 121)
 # the 12 edges of the cube [-1, 1]^3 as one polyline, NaN between edges
@@ -74,7 +96,13 @@ class ClipGeometryView:
             ax.axhline(0, color=GREY, lw=0.5)
             ax.axvline(0, color=GREY, lw=0.5)
             ax.grid(True, alpha=0.3)
-        show_legend(ax, self.handles, **{**LEGEND, "loc": "lower left", "fontsize": 8})
+        else:  # fewer ticks: the default ones crowd into each other along the 3-D edges
+            for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+                axis.set_major_locator(MaxNLocator(nbins=4))
+        # below the axes, on one row: in 2-D under the tick labels; a 3-D axes draws its tick
+        # labels inside its own box, so there right under the box
+        self.legend_style = legend_below(ax, TICK_LABELS_BELOW if dimensions == 2 else 8.0)
+        show_legend(ax, self.handles, **self.legend_style)
 
     def _line(self, **style: Any) -> Any:
         empty: list[list[float]] = [[] for _ in range(self.dimensions)]
@@ -109,7 +137,7 @@ class ClipGeometryView:
         for axis in "xyz"[: self.dimensions]:
             getattr(self.ax, f"set_{axis}lim")(-span, span)
         self.ax.set_title(f"{result.method} ({result.library_call})", fontsize=10)
-        show_legend(self.ax, self.handles, **{**LEGEND, "loc": "lower left", "fontsize": 8})
+        show_legend(self.ax, self.handles, **self.legend_style)
 
 
 def _square(threshold: float) -> np.ndarray:
@@ -167,7 +195,7 @@ class TensorNormView:
         handles = [self.before, self.after, self.threshold_line]
         self.ax.legend(
             handles=[h for h in handles if getattr(h, "get_visible", lambda: True)()],
-            **{**LEGEND, "fontsize": 8},
+            **legend_below(self.ax, TICK_LABELS_BELOW),
         )
 
 

@@ -19,30 +19,37 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from explorer.plots.style import (
+    BAND_LEGEND,
     BLACK,
     BLUE,
     GREEN,
-    LEGEND,
     MARKERS_UP_TO,
     ORANGE,
     PURPLE,
     SKY,
     VERMILLION,
+    band_bottom,
     finite_limits,
     index_limits,
+    limits_below_band,
     log10_finite,
     nonfinite_indices,
     overflow_marks,
     place_marks,
+    set_text_within,
     setup_log_axes,
     show_legend,
-    sticky_limits,
     warning_note,
 )
 
+_BAND_LEGEND = {**BAND_LEGEND, "ncols": 2, "fontsize": 8.5}
+
 
 class TimeDeltaView:
-    """Gradient norm at each time step on a log10 axis."""
+    """Gradient norm at each time step on a log10 axis; the legend in a band along the top that
+    the y limits keep free of data, overflow marked along the top of the data."""
+
+    BAND = 38.0  # points: a legend of up to two rows, and gaps
 
     def __init__(self, ax: Axes) -> None:
         self.ax = ax
@@ -60,7 +67,7 @@ class TimeDeltaView:
             self.reference_line,
             self.overflow_marks,
         ]
-        show_legend(ax, self.legend_handles, **LEGEND)
+        show_legend(ax, self.legend_handles, **_BAND_LEGEND)
         self.artists = [
             self.delta_line,
             self.cell_line,
@@ -87,12 +94,12 @@ class TimeDeltaView:
             line.set_data(steps, values)
             line.set_visible(True)
             shown.append(values)
-        low, high = sticky_limits(finite_limits(*shown), self.ax.get_ylim())
+        low, high = limits_below_band(finite_limits(*shown), self.ax.get_ylim(), self.ax, self.BAND)
         bad = nonfinite_indices(result.delta_norms, 0)
-        place_marks(self.overflow_marks, bad, high)
+        place_marks(self.overflow_marks, bad, band_bottom((low, high), self.ax, self.BAND))
         self.overflow_marks.set_visible(bad.size > 0)
-        self.note.set_text(_delta_note(result))
-        show_legend(self.ax, self.legend_handles, **LEGEND)
+        set_text_within(self.note, _delta_note(result), self.ax)  # wrapped inside the axes
+        show_legend(self.ax, self.legend_handles, **_BAND_LEGEND)
         self.ax.set_xlim(index_limits(result.seq_len, first=0))
         self.ax.set_ylim(low, high)
 
@@ -114,7 +121,10 @@ def _delta_note(result: Any) -> str:
 
 
 class StepJacobianView:
-    """Step Jacobian norms against 1 and against 1/gamma (Pascanu et al. 2013, section 3.1)."""
+    """Step Jacobian norms against 1 and against 1/gamma (Pascanu et al. 2013, section 3.1); the
+    legend in a band along the top that the y limits keep free of data."""
+
+    BAND = 38.0  # points: a legend of up to two rows, and gaps
 
     def __init__(self, ax: Axes) -> None:
         self.ax = ax
@@ -132,7 +142,7 @@ class StepJacobianView:
             self.lambda_line,
             self.norm_line,
         ]
-        show_legend(ax, self.legend_handles, **LEGEND)
+        show_legend(ax, self.legend_handles, **_BAND_LEGEND)
         self.artists = [self.threshold_line, self.lambda_line, self.norm_line, self.overflow_marks]
 
     def update(self, result: Any) -> None:
@@ -153,17 +163,23 @@ class StepJacobianView:
             line.set_data([left, right], [np.log10(value)] * 2)
             line.set_visible(True)
             shown.append(np.log10([value]))
-        low, high = finite_limits(*shown, minimum_span=0.5)
-        high += 0.35 * (high - low)  # room for the legend
-        low, high = sticky_limits((low, high), self.ax.get_ylim())
-        place_marks(self.overflow_marks, nonfinite_indices(result.jacobian_norms, 1), high)
-        show_legend(self.ax, self.legend_handles, **LEGEND)
+        wanted = finite_limits(*shown, minimum_span=0.5)
+        low, high = limits_below_band(wanted, self.ax.get_ylim(), self.ax, self.BAND)
+        place_marks(
+            self.overflow_marks,
+            nonfinite_indices(result.jacobian_norms, 1),
+            band_bottom((low, high), self.ax, self.BAND),
+        )
+        show_legend(self.ax, self.legend_handles, **_BAND_LEGEND)
         self.ax.set_xlim(left, right)
         self.ax.set_ylim(low, high)
 
 
 class ContributionView:
-    """Norm of each time step's term in dL/dW, with the step that dominates marked."""
+    """Norm of each time step's term in dL/dW, with the step that dominates marked; the legend
+    in a band along the top that the y limits keep free of data."""
+
+    BAND = 26.0  # points: a legend of one row, and gaps
 
     def __init__(self, ax: Axes) -> None:
         self.ax = ax
@@ -175,7 +191,7 @@ class ContributionView:
         setup_log_axes(
             ax, "What each step adds to ∂L/∂W", "time step t", "Frobenius norm (log scale)"
         )
-        ax.legend(**LEGEND)
+        ax.legend(**_BAND_LEGEND)
         self.artists = [self.term_line, self.dominant, self.note]
 
     def update(self, result: Any) -> None:
@@ -192,7 +208,7 @@ class ContributionView:
             self.note.set_text(
                 f"step {step}'s term is inf" if step else "no term above 0 (all 0 or NaN)"
             )
-        low, high = sticky_limits(finite_limits(terms), self.ax.get_ylim())
+        low, high = limits_below_band(finite_limits(terms), self.ax.get_ylim(), self.ax, self.BAND)
         self.ax.set_xlim(index_limits(result.seq_len, first=1))
         self.ax.set_ylim(low, high)
 

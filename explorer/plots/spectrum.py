@@ -11,20 +11,25 @@ from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.transforms import ScaledTranslation
 
 from explorer.plots.style import (
     BLACK,
-    LEGEND,
     ORANGE,
+    ROW_LEGEND,
     VERMILLION,
+    CountLocator,
     finite_limits,
     format_number,
     nice_ceiling,
+    set_row_title,
+    set_text_within,
     sticky_limits,
     use_log10_axis,
 )
 
 BINS = 40
+HEADROOM = 2.0  # the y axis reaches this many times the tallest bar: room for the notes
 
 
 def spectrum_limits(results: list[Any], current: tuple[float, float] | None) -> tuple[float, float]:
@@ -54,14 +59,25 @@ class SpectrumView:
         self.note = ax.text(
             0.01, 0.97, "", transform=ax.transAxes, va="top", fontsize=10, color=BLACK
         )
+        # under the note's three lines of 10 pt (12 pt apart) and a 6 pt gap
+        under_note = ScaledTranslation(0.0, -42.0 / 72.0, ax.figure.dpi_scale_trans)
         self.lost = ax.text(
-            0.01, 0.80, "", transform=ax.transAxes, va="top", fontsize=10, color=VERMILLION
+            0.01,
+            0.97,
+            "",
+            transform=ax.transAxes + under_note,
+            va="top",
+            fontsize=10,
+            color=VERMILLION,
         )
         ax.set_xlabel("singular value σ (log scale)")
         ax.set_ylabel("how many")
         use_log10_axis(ax, axis="x")
+        ax.yaxis.set_major_locator(CountLocator())  # a count: 0, 1, 2, never 0.5 or below 0
         ax.grid(True, alpha=0.3)
-        ax.legend(**LEGEND)
+        # on the right of the title's row (the title goes left): over the bars, a legend would
+        # hide the reference line or the tallest bars
+        ax.legend(**{**ROW_LEGEND, "fontsize": 8.5, "columnspacing": 0.9})
         self.artists = [self.bars, self.rug, self.reference, self.note, self.lost]
 
     def update(self, result: Any, limits: tuple[float, float], title: str) -> None:
@@ -71,7 +87,8 @@ class SpectrumView:
         edges = _bin_edges(limits, result.log10_reference)
         counts, _ = np.histogram(finite, bins=edges)
         self.bars.set_data(counts, edges)
-        top = _sticky_top(1.6 * max(int(counts.max(initial=0)), 1), self.ax.get_ylim()[1])
+        # headroom: the bars stay in the lower half, under the note's lines
+        top = _sticky_top(HEADROOM * max(int(counts.max(initial=0)), 1), self.ax.get_ylim()[1])
         self.rug.set_offsets(
             np.column_stack([finite, np.full(finite.size, -0.06 * top)])
             if finite.size
@@ -85,11 +102,10 @@ class SpectrumView:
             f"\n{result.fraction_within(1.0):.0%} within ×10 of scaleᴸ"
         )
         zero, bad = int(np.sum(values == -np.inf)), int(np.sum(np.isnan(values)))
-        self.lost.set_text(
-            (f"{zero} direction(s) mapped to 0" if zero else "")
-            + (f"{bad} not finite (overflow)" if bad else "")
-        )
-        self.ax.set_title(title)
+        lost = [f"{zero} direction(s) mapped to 0"] if zero else []
+        lost += [f"{bad} not finite (overflow)"] if bad else []
+        set_text_within(self.lost, "; ".join(lost), self.ax)
+        set_row_title(self.ax, title, fontsize=12)
         self.ax.set_xlim(limits)
         self.ax.set_ylim(-0.12 * top, top)  # the rug below 0
 

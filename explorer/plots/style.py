@@ -7,13 +7,16 @@ handed to the axis. Every limit passed to ``set_xlim``/``set_ylim`` goes through
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.collections import PathCollection
+from matplotlib.font_manager import FontProperties
 from matplotlib.text import Text
+from matplotlib.textpath import text_to_path
 from matplotlib.ticker import FuncFormatter, Locator, MaxNLocator
 
 # Okabe and Ito's colour-blind-safe palette
@@ -28,6 +31,20 @@ BLACK = "#000000"
 
 FONT_SIZE = 11  # legible on a projector at the panel's figure size
 LEGEND = {"loc": "upper right", "fontsize": 9, "framealpha": 0.8}
+# a legend on one row just above the axes, right-aligned, in the row of a title set on the left
+# (``set_row_title``): outside the data, so it hides no curve
+ROW_LEGEND = {
+    "loc": "lower right",
+    "bbox_to_anchor": (1.0, 1.0),
+    "ncols": 8,  # matplotlib uses as many columns as there are entries
+    "fontsize": 9,
+    "frameon": False,
+    "borderaxespad": 0.6,  # clear of marks drawn on the axes' top edge
+    "borderpad": 0.2,
+    "handlelength": 1.6,
+    "handletextpad": 0.5,
+    "columnspacing": 1.1,
+}
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -189,9 +206,16 @@ def show_legend(ax: Axes, handles: list[Artist], **kwargs: object) -> None:
     ax.legend(handles=visible, labels=labels, **kwargs)
 
 
-def setup_log_axes(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
+def set_row_title(ax: Axes, title: str, **kwargs: object) -> None:
+    """The title on the left of its row, leaving the right for a ``ROW_LEGEND``."""
+    ax.set_title(title, loc="left", **kwargs)
+
+
+def setup_log_axes(
+    ax: Axes, title: str, xlabel: str, ylabel: str, *, title_loc: str = "center"
+) -> None:
     """Title and labels, log10 values on y, whole-number indices on x, a light grid."""
-    ax.set_title(title)
+    ax.set_title(title, loc=title_loc)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     use_log10_axis(ax)
@@ -214,7 +238,120 @@ def place_marks(marks: PathCollection, indices: np.ndarray, top: float) -> None:
 
 
 def warning_note(ax: Axes) -> Text:
-    """An empty line of text at the axes' lower left, for what overflowed or underflowed."""
+    """An empty line of text at the axes' lower left, for what overflowed or underflowed (set it
+    with ``set_text_within`` to keep it inside the axes)."""
     return ax.text(
         0.01, 0.03, "", transform=ax.transAxes, color=VERMILLION, fontsize=10, va="bottom"
+    )
+
+
+def axes_width_points(ax: Axes) -> float:
+    """The axes' width in points at the figure's size (without drawing)."""
+    return ax.get_position().width * ax.figure.get_figwidth() * 72.0
+
+
+@functools.lru_cache(maxsize=1024)
+def _glyph_width(character: str, prop: FontProperties) -> float:
+    return text_to_path.get_text_width_height_descent(character, prop, ismath=False)[0]
+
+
+def text_width(text: str, prop: FontProperties) -> float:
+    """About the width in points of one line of ``text`` in font ``prop``, without drawing: the
+    sum of its glyphs' widths (no kerning, so rather more than less) plus 2 % for Agg's hinting.
+    Cached per glyph: a measurement of a whole string costs ~1 ms, this a few microseconds."""
+    key = prop.copy()  # a frozen key: a text's own FontProperties can change later
+    return 1.02 * sum(_glyph_width(character, key) for character in text)
+
+
+def wrap_to_width(message: str, text: Text, width_points: float) -> str:
+    """``message`` with line breaks between words so that each line of ``text``'s font is at
+    most ``width_points`` wide (a word longer than that keeps a line of its own)."""
+    prop = text.get_fontproperties()
+    lines: list[str] = []
+    for paragraph in message.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            candidate = f"{line} {word}" if line else word
+            if line and text_width(candidate, prop) > width_points:
+                lines.append(line)
+                line = word
+            else:
+                line = candidate
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def set_text_within(text: Text, message: str, ax: Axes) -> None:
+    """Set ``text`` (placed at axes x ``text``'s x, left-aligned) to ``message`` wrapped so it
+    ends before the axes' right edge: a long note never runs into the next axes."""
+    x = text.get_position()[0]
+    available = (1.0 - x - 0.01) * axes_width_points(ax)
+    text.set_text(wrap_to_width(message, text, available) if message else "")
+
+
+def axes_height_points(ax: Axes) -> float:
+    """The axes' height in points at the figure's size (without drawing)."""
+    return ax.get_position().height * ax.figure.get_figheight() * 72.0
+
+
+def limits_below_band(
+    wanted: tuple[float, float], current: tuple[float, float] | None, ax: Axes, band: float
+) -> tuple[float, float]:
+    """y limits (sticky, see ``sticky_limits``) that keep the top ``band`` points of the axes
+    free of the ``wanted`` range: room for a note or a legend that then covers no data."""
+    fraction = min(band / axes_height_points(ax), 0.6)
+    data_part = None
+    if current is not None:
+        low, high = current
+        data_part = (low, low + (high - low) * (1.0 - fraction))
+    kept = sticky_limits(wanted, data_part)
+    if current is not None and kept is data_part:
+        return current  # unchanged limits: the panel can blit
+    low, high = kept
+    return (low, low + (high - low) / (1.0 - fraction))
+
+
+def band_bottom(limits: tuple[float, float], ax: Axes, band: float) -> float:
+    """The data value where the free band of ``limits_below_band`` begins (the data's top)."""
+    low, high = limits
+    return high - (high - low) * min(band / axes_height_points(ax), 0.6)
+
+
+# a legend in the band along the top of the axes (``limits_below_band``), several columns
+BAND_LEGEND = {
+    "loc": "upper left",
+    "fontsize": 9,
+    "framealpha": 0.85,
+    "borderaxespad": 0.4,
+    "borderpad": 0.3,
+    "handlelength": 1.6,
+    "handletextpad": 0.5,
+    "columnspacing": 1.1,
+}
+
+
+class CountLocator(MaxNLocator):
+    """Whole-number ticks from 0 up (a count: no 0.5, no negative counts)."""
+
+    def __init__(self) -> None:
+        super().__init__(integer=True, min_n_ticks=2)
+
+    def tick_values(self, vmin: float, vmax: float) -> np.ndarray:
+        ticks = super().tick_values(vmin, vmax)
+        return ticks[ticks >= 0]
+
+
+def threshold_label(ax: Axes, text: str = " threshold") -> Text:
+    """A label for a horizontal threshold line, just right of the axes at the line's height (set
+    with ``set_y``): it names the line without a legend entry over the data."""
+    return ax.text(
+        1.0,
+        0.0,
+        text,
+        transform=ax.get_yaxis_transform(),
+        fontsize=9,
+        va="center",
+        ha="left",
+        clip_on=False,
+        visible=False,
     )

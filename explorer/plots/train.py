@@ -15,13 +15,15 @@ from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
+from matplotlib.text import Text
 
 from explorer.plots.cliff import CLIPPED, UNCLIPPED
 from explorer.plots.style import (
     BLACK,
     GREY,
-    LEGEND,
+    ROW_LEGEND,
     VERMILLION,
     finite_limits,
     index_limits,
@@ -29,6 +31,8 @@ from explorer.plots.style import (
     setup_log_axes,
     show_legend,
     sticky_limits,
+    text_width,
+    threshold_label,
     use_log10_axis,
 )
 
@@ -64,19 +68,14 @@ class TrainingCurvesView:
             [], [], ls="", marker="X", color=VERMILLION, ms=9, mec=BLACK, label="first inf/NaN"
         )
         (self.threshold,) = ax.plot([], [], color=BLACK, lw=1, ls=":", label="clip threshold")
-        self.threshold_label = ax.text(
-            1.0,
-            0.0,
-            " threshold",
-            transform=ax.get_yaxis_transform(),
-            fontsize=9,
-            va="center",
-            ha="left",
-            clip_on=False,
-            visible=False,
-        )
+        self.threshold_label = threshold_label(ax)
         self.cursor = ax.axvline(0, color=GREY, lw=1, visible=False)
-        setup_log_axes(ax, title, "step", ylabel)
+        # the title on the left of its row, the legend on the right of it: above the curves
+        setup_log_axes(ax, title, "step", ylabel, title_loc="left")
+        ax.set_title(title, loc="left", pad=10)  # clear of the crosses on the top edge
+        if legend:  # one legend for the figure's views (each legend costs a full draw ~8 ms)
+            show_legend(ax, [*self.lines.values(), self.legend_cross], **ROW_LEGEND)
+        self.placeholder = show_placeholder(ax, "press Start to train both runs")
         self.artists: list[Any] = [
             *self.lines.values(),
             *self.diverged.values(),
@@ -89,12 +88,14 @@ class TrainingCurvesView:
 
     def start(self, steps: int) -> None:
         """A new pair of runs of ``steps`` steps: the x axis spans all of them from the start."""
+        hide_placeholder(self.ax, self.placeholder)
         self.steps = steps
         self.ax.set_xlim(index_limits(steps, 0))
         for line in self.lines.values():
             line.set_data([], [])
 
     def update(self, unclipped: Any, clipped: Any, cursor: int | None = None) -> None:
+        hide_placeholder(self.ax, self.placeholder)
         curves = []
         for name, run in _runs(unclipped, clipped):
             values = np.empty(0) if run is None else getattr(run, self.quantity)
@@ -119,8 +120,6 @@ class TrainingCurvesView:
             self.cursor.set_xdata([cursor, cursor])
         self.threshold_label.set_visible(self.threshold.get_visible())
         self.threshold_label.set_y(level if math.isfinite(level) else 0.0)
-        if self.legend:  # one legend for the figure's views (each legend costs a full draw ~8 ms)
-            show_legend(self.ax, [*self.lines.values(), self.legend_cross], **LEGEND)
 
 
 def _threshold_level(clipped: Any) -> float:
@@ -145,6 +144,8 @@ class LayerNormsView:
         ax.set_xlabel("‖∇‖ before clipping")
         use_log10_axis(ax, "x")
         ax.grid(True, axis="x", alpha=0.3)
+        ax.tick_params(axis="y", labelsize=NAME_SIZE)
+        self.placeholder = show_placeholder(ax, "press Start:\none row per tensor\nof the network")
         self.artists: list[Any] = []
 
     def set_names(self, names: Sequence[str]) -> None:
@@ -163,7 +164,8 @@ class LayerNormsView:
             self.ax.text(0, y, "", va="center", ha="right", fontsize=9, color=VERMILLION)
             for y in np.concatenate([rows + 0.2, rows - 0.2])
         ]
-        self.ax.set_yticks(rows, names)
+        hide_placeholder(self.ax, self.placeholder, axis="x")
+        self.ax.set_yticks(rows, [fit_name(name, self.ax) for name in names])
         self.ax.set_ylim(-0.7, len(names) - 0.3)
         self.names = names
         self.artists = [*self.bars["unclipped"], *self.bars["clipped"], *self.flags]
@@ -194,6 +196,52 @@ class LayerNormsView:
                 overflow = values is not None and not math.isfinite(raw)
                 flag.set_text(str(raw) if overflow else "")
                 flag.set_x(high)
+
+
+NAME_SIZE = 9  # points, the tensor names on the layer view's y axis
+
+
+def fit_name(name: str, ax: Axes) -> str:
+    """``name`` as a y tick label that fits left of ``ax`` inside the figure: whole if it fits,
+    else with its middle replaced by '…' (both ends tell tensors apart: 'rnn.wei…ih_l0')."""
+    # the margin left of the axes, less the tick (3.5 pt), its pad (3.5 pt) and 2 pt to spare
+    room = ax.get_position().x0 * ax.figure.get_figwidth() * 72.0 - 9.0
+    font = FontProperties(size=NAME_SIZE)
+    if text_width(name, font) <= room:
+        return name
+    for keep in range(len(name) - 1, 1, -1):
+        head = (keep + 1) // 2
+        short = name[:head] + "…" + name[len(name) - (keep - head) :]
+        if text_width(short, font) <= room:
+            return short
+    return name[:1] + "…"
+
+
+def show_placeholder(ax: Axes, message: str) -> Text:
+    """Before there is data: ``message`` in the middle of an axes with no ticks and no grid
+    (an empty axes' 0..1 ticks would mean nothing). ``hide_placeholder`` undoes it."""
+    ax.tick_params(left=False, bottom=False, labelleft=False, labelbottom=False)
+    ax.xaxis.grid(False)
+    ax.yaxis.grid(False)
+    return ax.text(
+        0.5,
+        0.5,
+        message,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=11,
+        color=GREY,
+    )
+
+
+def hide_placeholder(ax: Axes, placeholder: Text, axis: str = "both") -> None:
+    """Show the ticks (and the grid along ``axis``) and hide the placeholder; once only."""
+    if not placeholder.get_visible():
+        return
+    placeholder.set_visible(False)
+    ax.tick_params(left=True, bottom=True, labelleft=True, labelbottom=True)
+    ax.grid(True, axis=axis, alpha=0.3)
 
 
 __all__ = ["LayerNormsView", "TrainingCurvesView"]
