@@ -328,9 +328,12 @@ def test_step_slider_scrubs_the_readout_and_the_layer_bars(panel: TrainingPanel)
     assert (panel.redrawer.full_draws, panel.layer_redrawer.full_draws) == full_draws
     assert panel.redrawer.blits >= 1
     assert panel.layer_redrawer.blits >= 1
-    # beyond the last step: the widget clamps to its max; the unclipped run has no step there
-    panel.step_slider.value = 10**6
+    # beyond the last step, with the max forged too: clamped to the last recorded step (59), the
+    # max put back, and said; the unclipped run has no step there
+    panel.step_slider.max = 10**9
+    panel.step_slider.value = 10**9
     assert panel.step_slider.value == panel.step_slider.max == 59
+    assert "inspect step 1e+09 is outside 0–59; using 59." in panel.status.value
     readout = panel.readout.value
     loss = format_number(float(clipped.losses[59]))
     assert f"step 59: loss {loss}" in readout

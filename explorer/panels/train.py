@@ -126,15 +126,11 @@ class TrainingPanel(Panel):
             style=STYLE,
             layout=widgets.Layout(width=WIDE),
         )
-        self.step_slider = widgets.IntSlider(
-            value=0,
-            min=0,
-            max=0,
-            description="inspect step",
-            disabled=True,
-            style=STYLE,
-            layout=widgets.Layout(width="600px"),
-        )
+        self.last_step = 0  # the last recorded step: the step slider's bound, kept here
+        self.step_slider = int_slider("inspect step", 0, Bounds(0, 0, integer=True))
+        self.step_slider.disabled = True
+        self.step_slider.tooltip = "a step of the last run: its losses and each tensor's norm"
+        self.step_slider.on_note(lambda message: self.set_status(message, "warning"))
         # a disabled button's click can still be forged by a client: it is ignored
         self.start_button.on_click(lambda button: None if button.disabled else self.start())
         self.stop_button.on_click(lambda button: None if button.disabled else self.stop())
@@ -325,8 +321,9 @@ class TrainingPanel(Panel):
         last = max(unclipped.steps, clipped.steps) - 1
         self.progress.value = max(t.steps_done for t in self.trainers)
         self._set_buttons(running=False)
+        self.last_step = max(last, 0)
         with self._silenced():
-            self.step_slider.max = max(last, 0)
+            self.step_slider.max = self.last_step
             self.step_slider.value = _inspect_at(unclipped, clipped)
         self.step_slider.disabled = last < 0
         self._update_views(cursor=self.step_slider.value)
@@ -354,7 +351,11 @@ class TrainingPanel(Panel):
     def _on_step(self, change: dict[str, Any]) -> None:
         if self._quiet or self.histories[0] is None:
             return
-        step = Bounds(0, self.step_slider.max, integer=True).clamp(change["new"], 0)
+        notes: list[str] = []  # a client may forge the slider's max: the bound is kept here
+        bounds = Bounds(0, self.last_step, integer=True)
+        step = int(self.enforce(self.step_slider, bounds, self.last_step, notes))
+        if notes:
+            self.set_status(" ".join(notes), "warning")
         self._update_views(cursor=step)
         self.readout.value = _readout(*self.histories, step=step)
 
