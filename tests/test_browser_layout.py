@@ -20,8 +20,11 @@ GEOMETRY_JS = """() => {
   const status = [...document.querySelectorAll('.ge-status')].find(s => s.offsetParent !== null);
   const panel = status.parentElement.getBoundingClientRect();
   const canvases = [...document.querySelectorAll(FIGURES)]
-    .filter(c => c.offsetParent !== null).map(c => c.getBoundingClientRect())
-    .map(r => ({left: r.left, right: r.right, width: r.width}));
+    .filter(c => c.offsetParent !== null).map(c => {
+      const r = c.getBoundingClientRect();
+      const shown = c.closest('.jupyter-widgets').getBoundingClientRect();  // its widget's box
+      return {left: r.left, right: r.right, width: r.width, shownRight: shown.right};
+    });
   const line = status.getBoundingClientRect();
   return {panel: {left: panel.left, right: panel.right, width: panel.width}, canvases,
           status: {top: line.top, bottom: line.bottom, height: line.height},
@@ -58,6 +61,7 @@ def test_every_tab_fits_and_shows_its_status(
         for canvas in geometry["canvases"]:
             assert geometry["panel"]["left"] <= canvas["left"], title
             assert canvas["right"] <= geometry["panel"]["right"] + 0.5, title
+            assert canvas["right"] <= canvas["shownRight"] + 0.5, title  # not cut by its widget
         assert geometry["scrollWidth"] <= geometry["viewport"]["width"], title
         status = geometry["status"]
         assert status["top"] >= 0, title

@@ -71,22 +71,40 @@ _FRAMES: WeakKeyDictionary[Figure, FigureFrame] = WeakKeyDictionary()
 
 
 def fit_figures(figures: Sequence[Figure], width_px: float) -> bool:
-    """Resize ``figures`` (side by side) to share ``width_px`` CSS pixels, each keeping its share
-    of their natural widths, within ``FIT_SCALES``; return whether any size changed."""
+    """Fit ``figures`` (side by side) to ``width_px`` CSS pixels, each keeping its share of their
+    natural widths, within ``FIT_SCALES``; return whether any figure changed.
+
+    Wider than natural, a figure gains width in inches: more room for the data, text as it was.
+    Narrower, it keeps its inches and is drawn at a lower resolution, a uniform zoom: every
+    label, legend and margin shrinks with it, so nothing that fits at the natural size collides.
+    """
     frames = [_FRAMES[figure] for figure in figures]
     natural = sum(frame.natural_width for frame in frames) * DPI
     low, high = FIT_SCALES
-    scale = min(max((width_px - FIT_PADDING * len(figures)) / natural, low), high)
+    scale = round(min(max((width_px - FIT_PADDING * len(figures)) / natural, low), high), 3)
     changed = False
     for figure, frame in zip(figures, frames, strict=True):
-        width = round(frame.natural_width * scale, 2)
-        if abs(width - figure.get_figwidth()) < 0.05:
+        width = round(frame.natural_width * max(scale, 1.0), 2)
+        dpi = DPI * min(scale, 1.0)
+        if abs(width - figure.get_figwidth()) < 0.05 and abs(dpi - _zoom_dpi(figure)) < 1:
             continue
         frame.adjust(figure, width)
+        _set_zoom_dpi(figure, dpi)
         figure.set_size_inches(width, frame.height, forward=True)
         figure.canvas.draw_idle()
         changed = True
     return changed
+
+
+def _zoom_dpi(figure: Figure) -> float:
+    return float(figure._original_dpi)  # type: ignore[attr-defined]
+
+
+def _set_zoom_dpi(figure: Figure, dpi: float) -> None:
+    """Draw ``figure`` at ``dpi`` per CSS inch. matplotlib multiplies the figure's original dpi by
+    the screen's device pixel ratio (ipympl reports it), so both are set."""
+    figure._original_dpi = dpi  # type: ignore[attr-defined]
+    figure.set_dpi(dpi * figure.canvas.device_pixel_ratio)
 
 
 def make_figure(

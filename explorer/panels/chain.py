@@ -157,7 +157,8 @@ class ChainPanel(Panel):
         self.readout.value = readout_html(result, self.pointed.index)
 
     def ok_message(self, result: ChainResult) -> str:
-        return f"Computed {result.depth} layers × width {result.width} in {result.dtype}."
+        layers = "1 layer" if result.depth == 1 else f"{result.depth} layers"
+        return f"Computed {layers} × width {result.width} in {result.dtype}."
 
     def _rewrite_readout(self, layer: int) -> None:
         if self.result is not None:

@@ -110,6 +110,8 @@ class TrainingPanel(Panel):
             )
             self.layer_figure = make_figure(3.8, 5.4)
             self.layer_view = LayerNormsView(self.layer_figure.add_axes((0.33, 0.1, 0.6, 0.83)))
+        for canvas in (self.figure.canvas, self.layer_figure.canvas):
+            canvas.layout.width = "auto"  # side by side: each as wide as its figure, not 100 %
         self.redrawer = Redrawer(self.figure, [*self.loss_view.artists, *self.norm_view.artists])
         self.layer_redrawer = Redrawer(self.layer_figure, self.layer_view.artists)
         self.start_button = widgets.Button(
