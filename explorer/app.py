@@ -20,6 +20,7 @@ from explorer.panels import (
     SpectrumPanel,
     TrainingPanel,
 )
+from explorer.panels.base import fill_tooltips
 
 DEEP = "Deep network"
 PHASE = "Phase diagram"
@@ -55,6 +56,7 @@ class App(widgets.VBox):
             ),
             self.tabs,
         ]
+        fill_tooltips(self)
 
     def panel(self, name: str) -> Panel:
         """The panel of tab ``name``, built the first time it is asked for."""

@@ -1,6 +1,7 @@
 """Every tab fits the screen: at 1366x768 (a classroom laptop) and at 1000 px (JupyterLab at
 1400 px with its file browser open leaves about that to a notebook) no figure is wider than its
 panel and the status line is on screen without scrolling; at 1920x1080 the figures use the width.
+No label carries the title "null" that ipywidgets writes for a missing tooltip.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ GEOMETRY_JS = """() => {
           viewport: {width: window.innerWidth, height: window.innerHeight},
           scrollWidth: document.documentElement.scrollWidth};
 }""".replace("FIGURES", repr(FIGURE_CANVAS))
+# labels whose title ipywidgets wrote from a missing tooltip
+NULL_TITLES_JS = """() => [...document.querySelectorAll('[title]')]
+  .filter(e => ['null', 'undefined'].includes(e.getAttribute('title')))
+  .map(e => e.tagName + ' ' + e.textContent.slice(0, 30))"""
 FITTED_JS = f"""() => {{
   const g = ({GEOMETRY_JS})();
   return g.canvases.length > 0 && g.canvases.every(c => c.right <= g.panel.right + 0.5);
@@ -67,6 +72,7 @@ def test_every_tab_fits_and_shows_its_status(
         assert status["top"] >= 0, title
         assert status["bottom"] <= geometry["viewport"]["height"], title
         assert status["height"] > 0, title
+    assert page.evaluate(NULL_TITLES_JS) == []  # every tab has been built by now
     page.close()
 
 

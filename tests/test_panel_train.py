@@ -470,7 +470,7 @@ def test_over_budget_start_does_not_train(panel: TrainingPanel) -> None:
     unclipped, clipped = _run_at(panel, steps=20)
     panel.controls["scenario"].value = "adding"
     panel.controls["seq_len"].value = 300
-    assert "Ready" in panel.status.value  # 300 steps × T 300 = 90,000 fits
+    assert "press Start to train with these settings" in panel.status.value  # 90,000 fits
     panel.controls["steps"].value = 5000
     assert COMPUTE_BUDGET == 300_000 < 5000 * 300
     status = panel.status.value

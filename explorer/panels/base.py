@@ -23,6 +23,7 @@ from weakref import WeakKeyDictionary
 
 import ipywidgets as widgets
 from ipympl.backend_nbagg import Canvas, FigureManager
+from ipywidgets.widgets.widget_description import DescriptionWidget
 from matplotlib.figure import Figure
 
 from explorer.panels.bounds import Bounds
@@ -273,6 +274,8 @@ class Panel(widgets.VBox):
     def _keep_width_probe(self, change: dict[str, Any]) -> None:
         if self.width_probe not in change["new"]:
             self.children = (*change["new"], self.width_probe)
+            return
+        fill_tooltips(self)
 
     # -- helpers ----------------------------------------------------------------------------
     def set_status(self, message: str, level: str = "ok") -> None:
@@ -371,6 +374,16 @@ class Panel(widgets.VBox):
                 f" using {_shown(clamped)}."
             )
         return clamped
+
+
+def fill_tooltips(root: widgets.Widget) -> None:
+    """Give every described widget under ``root`` a tooltip: its description, or "" (ipywidgets
+    writes a missing tooltip into the page as the label's title "null")."""
+    if isinstance(root, DescriptionWidget) and root.tooltip is None:
+        root.tooltip = root.description or ""
+    for child in getattr(root, "children", ()):
+        if isinstance(child, widgets.Widget):
+            fill_tooltips(child)
 
 
 def _shown(value: Any) -> str:

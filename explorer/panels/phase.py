@@ -149,8 +149,11 @@ class PhasePanel(Panel):
         notes: list[str] = []
         self.enforce(self.weight_std, CHOICE_BOUNDS["weight_std"], 1.0, notes)
         self.enforce(self.bias_std, CHOICE_BOUNDS["bias_std"], 0.0, notes)
-        if notes:
-            self.set_status(" ".join(notes), "warning")
+        chosen = (
+            f"Chosen σ_w = {self.weight_std.value!r}, σ_b = {self.bias_std.value!r}: press the"
+            " button to open it in the deep-network panel."
+        )
+        self.set_status(" ".join([*notes, chosen]), "warning" if notes else "ok")
         self.view.mark(self.weight_std.value, self.bias_std.value)
         self.redrawer.redraw()
         self.readout.value = self._readout(self.result)

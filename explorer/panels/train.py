@@ -192,6 +192,8 @@ class TrainingPanel(Panel):
         del result
         if self.running:
             return "Training… (new settings apply at the next Start)"
+        if self.histories[0] is not None:
+            return "The plots show the last run; press Start to train with these settings."
         return "Ready: press Start to train both runs."
 
     def _on_control_change(self, change: dict[str, Any]) -> None:
