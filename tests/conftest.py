@@ -50,3 +50,21 @@ def browser() -> Iterator[object]:
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def close_new_widgets() -> Iterator[None]:
+    """Close the widgets a test opened: ipywidgets keeps every open widget alive, and a bigger
+    heap slows the garbage collector's full passes in later tests (one in a timing test reads as
+    a held event loop)."""
+    import gc
+
+    from ipywidgets.widgets.widget import _instances
+
+    before = set(_instances)
+    yield
+    opened = [_instances[key] for key in set(_instances) - before if key in _instances]
+    for widget in opened:
+        widget.close()
+    if opened:
+        gc.collect()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import gc
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -16,6 +14,9 @@ from matplotlib.transforms import Bbox
 from explorer.core import chain_gradients
 from explorer.plots import DeltaView, JacobianView
 from explorer.plots.style import band_bottom, finite_limits, nice_ceiling, sticky_limits
+
+# views built here are closed afterwards (tests.conftest.close_new_widgets)
+pytestmark = pytest.mark.usefixtures("close_new_widgets")
 
 
 def _views() -> tuple[Figure, DeltaView, JacobianView]:
@@ -120,22 +121,6 @@ def test_sticky_limits_keep_current_while_they_fit() -> None:
     assert sticky_limits((0.0, 11.0), first) == first
     assert sticky_limits((0.0, 40.0), first) != first
     assert sticky_limits((0.0, 1.0), first) != first
-
-
-@pytest.fixture(autouse=True)
-def _close_new_widgets() -> Iterator[None]:
-    """The panels built here close their widgets afterwards: ipywidgets keeps every open widget
-    alive, and a bigger heap slows the garbage collector's full passes in later tests (one in a
-    timing test reads as a held event loop)."""
-    from ipywidgets.widgets.widget import _instances
-
-    before = set(_instances)
-    yield
-    opened = [_instances[key] for key in set(_instances) - before if key in _instances]
-    for widget in opened:
-        widget.close()
-    if opened:
-        gc.collect()
 
 
 # -- layout at the panel's native size: nothing covers a tick label or the data ----------------

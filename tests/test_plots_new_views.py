@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import gc
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -23,6 +21,9 @@ from explorer.plots import (
 )
 from explorer.plots.spectrum import spectrum_limits
 from explorer.plots.style import Log10Locator
+
+# views built here are closed afterwards (tests.conftest.close_new_widgets)
+pytestmark = pytest.mark.usefixtures("close_new_widgets")
 
 
 def _finite_limits(ax) -> bool:
@@ -132,22 +133,6 @@ def test_log10_ticks_are_powers_of_ten_or_1_2_5() -> None:
     )
     narrow = Log10Locator().tick_values(0.05, 0.5)  # 1.12 .. 3.16: every integer 2, 3
     np.testing.assert_allclose(narrow, [math.log10(2), math.log10(3)])
-
-
-@pytest.fixture(autouse=True)
-def _close_new_widgets() -> Iterator[None]:
-    """The panels built here close their widgets afterwards: ipywidgets keeps every open widget
-    alive, and a bigger heap slows the garbage collector's full passes in later tests (one in a
-    timing test reads as a held event loop)."""
-    from ipywidgets.widgets.widget import _instances
-
-    before = set(_instances)
-    yield
-    opened = [_instances[key] for key in set(_instances) - before if key in _instances]
-    for widget in opened:
-        widget.close()
-    if opened:
-        gc.collect()
 
 
 # -- layout at the panels' native sizes: nothing cropped, nothing over tick labels or data -------

@@ -15,17 +15,16 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
-from matplotlib.transforms import ScaledTranslation
 
 from explorer.plots.style import (
     BLACK,
-    LEGEND,
     ORANGE,
     ROW_LEGEND,
     SKY,
     VERMILLION,
     finite_limits,
     index_limits,
+    legend_below,
     log10_finite,
     setup_log_axes,
     show_legend,
@@ -73,18 +72,7 @@ class CliffSurfaceView:
         ax.set_xlabel("w (recurrent weight)")
         ax.set_ylabel("b (bias)")
         # one row under the x label: over the image a legend would hide trajectories and starts
-        under_label = ScaledTranslation(0.0, -42.0 / 72.0, ax.figure.dpi_scale_trans)
-        self.legend_style = {
-            **LEGEND,
-            "loc": "upper center",
-            "bbox_to_anchor": (0.5, 0.0),
-            "bbox_transform": ax.transAxes + under_label,
-            "borderaxespad": 0.0,
-            "ncols": 4,
-            "fontsize": 9,
-            "handlelength": 1.6,
-            "columnspacing": 1.1,
-        }
+        self.legend_style = legend_below(ax, 42.0, fontsize=9)
         self.artists = [
             self.unclipped,
             self.clipped,

@@ -16,39 +16,21 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
-from matplotlib.transforms import ScaledTranslation
 
 from explorer.plots.style import (
     BLACK,
     BLUE,
     GREY,
-    LEGEND,
     ORANGE,
     VERMILLION,
     finite_limits,
+    legend_below,
     log10_finite,
     show_legend,
     use_log10_axis,
 )
 
 TICK_LABELS_BELOW = 24.0  # points under a 2-D axes taken by its x tick labels
-
-
-def legend_below(ax: Axes, offset: float) -> dict[str, Any]:
-    """Legend arguments for one row centred under ``ax``, ``offset`` points below its bottom:
-    outside the data and the tick labels."""
-    below = ScaledTranslation(0.0, -offset / 72.0, ax.figure.dpi_scale_trans)
-    return {
-        **LEGEND,
-        "loc": "upper center",
-        "bbox_to_anchor": (0.5, 0.0),
-        "bbox_transform": ax.transAxes + below,
-        "borderaxespad": 0.0,
-        "ncols": 4,
-        "fontsize": 8,
-        "handlelength": 1.6,
-        "columnspacing": 1.1,
-    }
 
 
 _CIRCLE = np.linspace(0.0, 2.0 * math.pi, 121)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import numpy as np
 from matplotlib.artist import Artist
@@ -18,6 +19,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.text import Text
 from matplotlib.textpath import text_to_path
 from matplotlib.ticker import FuncFormatter, Locator, MaxNLocator
+from matplotlib.transforms import ScaledTranslation
 
 # Okabe and Ito's colour-blind-safe palette
 BLUE = "#0072B2"
@@ -355,3 +357,20 @@ def threshold_label(ax: Axes, text: str = " threshold") -> Text:
         clip_on=False,
         visible=False,
     )
+
+
+def legend_below(ax: Axes, offset: float, fontsize: float = 8) -> dict[str, Any]:
+    """Legend arguments for one row centred under ``ax``, ``offset`` points below its bottom:
+    outside the data and the tick labels."""
+    below = ScaledTranslation(0.0, -offset / 72.0, ax.figure.dpi_scale_trans)
+    return {
+        **LEGEND,
+        "loc": "upper center",
+        "bbox_to_anchor": (0.5, 0.0),
+        "bbox_transform": ax.transAxes + below,
+        "borderaxespad": 0.0,
+        "ncols": 4,
+        "fontsize": fontsize,
+        "handlelength": 1.6,
+        "columnspacing": 1.1,
+    }
