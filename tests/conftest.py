@@ -21,8 +21,10 @@ matplotlib.use("Agg")
 REPO = Path(__file__).resolve().parent.parent
 
 
-# -- the browser tests' server and browser, shared by every browser test module ------------------
-@pytest.fixture(scope="session")
+# -- the browser tests' server and browser, one of each per browser test module ------------------
+# module scope: Playwright's sync API keeps an event loop running in this thread while the
+# browser is open, which would refuse the asyncio.run of later (panel) tests
+@pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """The app served by a real Voila with the repository's voila.py."""
     from tests.serving import voila_server
@@ -31,7 +33,7 @@ def server() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """Debian's headless chromium driven by Playwright. In CI (CI=true) it must exist; elsewhere
     the browser tests skip, saying why, when it does not."""

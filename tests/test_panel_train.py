@@ -3,8 +3,9 @@
 Expected values come from the core called directly with the panel's settings
 (``explorer.core.train_pair``, ``Trainer``), from ``SCENARIO_DEFAULTS`` and the panel's own
 ``BOUNDS`` and ``COMPUTE_BUDGET``, from the readout's number format (``format_number``), and from
-the design targets in ``explorer/panels/train.py``: training in slices of about 40 ms, each kernel
-callback under 100 ms (the tests allow 150 ms: headroom for a shared 2-core CI machine).
+the design of ``explorer/panels/train.py``: training in slices that yield to the loop, Stop after
+the current slice. How long a callback holds the kernel is a time, measured by
+benchmarks/bench_issue5.py, not asserted here.
 
 torch runs on 1 thread here, as in the served kernels (voila.py, benchmarks/bench_issue5.py): on a
 2-core machine that another process keeps busy, torch's 2-thread default turns a 1 ms step of
@@ -37,13 +38,11 @@ from explorer.core import (
     train_pair,
 )
 from explorer.panels import TrainingPanel
-from explorer.panels.train import BOUNDS, COMPUTE_BUDGET
+from explorer.panels.train import BOUNDS, COMPUTE_BUDGET, MAX_CHUNK
 from explorer.plots.style import format_number
 from explorer.plots.train import LayerNormsView, TrainingCurvesView
 from tests.conftest import REPO
 
-HOLD_LIMIT_MS = 150.0  # the design target is 100 ms per callback; 50 ms headroom for CI noise
-STOP_LIMIT_S = 0.5  # Stop ends the run after the current ~40 ms chunk
 RNN_NAMES = (
     "rnn.weight_ih_l0",
     "rnn.weight_hh_l0",
@@ -187,10 +186,10 @@ def test_run_in_a_loop_grows_the_plots_and_stop_ends_it(panel: TrainingPanel) ->
                 assert len(loss) == len(norm)
                 seen.append((clipped.steps, len(loss), panel.progress.value))
         assert not panel.task.done()
-        clicked = time.perf_counter()
+        at_click = panel.trainers[1].steps_done
         panel.stop_button.click()
         await panel.task
-        return {"seen": seen, "stop_s": time.perf_counter() - clicked}
+        return {"seen": seen, "after_stop": panel.trainers[1].steps_done - at_click}
 
     observed = asyncio.run(scenario())
     seen = observed["seen"]
@@ -199,7 +198,7 @@ def test_run_in_a_loop_grows_the_plots_and_stop_ends_it(panel: TrainingPanel) ->
     assert [s[0] for s in seen] == sorted(s[0] for s in seen)  # only ever grows
     for steps, points, progress in seen:
         assert points == steps == progress  # the line has one point per recorded step
-    assert observed["stop_s"] < STOP_LIMIT_S
+    assert observed["after_stop"] <= MAX_CHUNK  # at most the slice that was running
     unclipped, clipped = panel.histories
     assert unclipped.stop_reason == "diverged"  # done before Stop: it keeps its reason
     assert clipped.stop_reason == "stopped"
@@ -219,8 +218,8 @@ def test_run_in_a_loop_grows_the_plots_and_stop_ends_it(panel: TrainingPanel) ->
 
 def test_kernel_stays_responsive_during_a_run(panel: TrainingPanel) -> None:
     """A coroutine that asks to wake every 5 ms plays the kernel's other work (Stop, the other
-    tabs, the browser's messages): how late it wakes is how long one callback held the loop. The
-    design target is 100 ms; 150 ms allows for CI noise. The click itself is measured too."""
+    tabs, the browser's messages): it keeps being served while the run trains in slices (how
+    late it wakes is a time: benchmarks/bench_issue5.py measures it)."""
     _warm_torch_optim()
     panel.controls["steps"].value = 5000
     lateness: list[float] = []
@@ -244,10 +243,7 @@ def test_kernel_stays_responsive_during_a_run(panel: TrainingPanel) -> None:
         await watcher
 
     asyncio.run(scenario())
-    worst_ms = 1e3 * max(lateness)
-    assert len(lateness) > 20
-    assert worst_ms < HOLD_LIMIT_MS, f"a callback held the loop {worst_ms:.0f} ms"
-    assert panel.stats["longest_slice_ms"] < HOLD_LIMIT_MS
+    assert len(lateness) > 20  # the other work ran again and again during the run
     assert panel.stats["chunks"] > 5
     assert panel.histories[1].steps > 50  # it trained meanwhile
 
@@ -499,20 +495,20 @@ def test_set_values_to_the_recurrent_scenario_enables_seq_len(panel: TrainingPan
     assert not panel.controls["seq_len"].disabled
 
 
-def test_first_start_does_not_hold_the_kernel() -> None:
-    """In a fresh kernel (a fresh process: the served page), the Start click is one callback and
-    should hold the loop no longer than the per-callback target (150 ms with headroom)."""
+def test_first_start_imports_nothing_heavy() -> None:
+    """In a fresh kernel (a fresh process: the served page), torch.optim's first optimizer imports
+    torch._dynamo (1-1.5 s here). Building the panel does that import, so the first Start click
+    (one kernel callback) does not: the module is loaded before the click."""
     script = (
-        "import asyncio, time\n"
+        "import asyncio, sys\n"
         "from explorer import App\n"
         "panel = App().panel('Training lab')\n"
+        "print('torch._dynamo' in sys.modules)\n"
         "async def main():\n"
-        "    began = time.perf_counter()\n"
         "    panel.start_button.click()\n"
-        "    held = time.perf_counter() - began\n"
         "    panel.stop_button.click()\n"
         "    await panel.task\n"
-        "    print(1e3 * held)\n"
+        "    print(panel.histories[1] is not None)\n"
         "asyncio.run(main())\n"
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
@@ -525,8 +521,7 @@ def test_first_start_does_not_hold_the_kernel() -> None:
         timeout=120,
         check=True,
     )
-    held_ms = float(done.stdout.strip().splitlines()[-1])
-    assert held_ms < HOLD_LIMIT_MS, f"the first Start held the kernel {held_ms:.0f} ms"
+    assert done.stdout.split() == ["True", "True"]
 
 
 def test_app_builds_the_training_lab_on_demand() -> None:
