@@ -73,6 +73,18 @@ def choose_preset(page: Any, name: str) -> None:
     ).select_option(label=name)
 
 
+def wait_for_preset_shown(page: Any, name: str, timeout_ms: int = 20_000) -> None:
+    """Wait until the visible preset menu shows ``name`` (ipywidgets writes spaces as U+00A0)."""
+    page.wait_for_function(
+        """(name) => [...document.querySelectorAll('.widget-dropdown select')]
+             .filter(s => s.offsetParent !== null)
+             .some(s => s.selectedIndex >= 0
+                   && s.options[s.selectedIndex].text.replaceAll('\u00a0', ' ') === name)""",
+        arg=name,
+        timeout=timeout_ms,
+    )
+
+
 def wait_for_readout(page: Any, expected: str, timeout_ms: int = 30_000) -> None:
     """Wait until the visible readout's text is ``expected``; on timeout, show both."""
     try:
@@ -107,9 +119,7 @@ def test_every_preset_shows_the_cores_numbers(server: str, browser: Any, tab: st
             if isinstance(value, int | float) and not isinstance(value, bool):
                 label = reference.controls[key].description
                 assert box_of(page, label).input_value() == js_number(value), (name, key)
-        menu = page.locator(".widget-dropdown:has(label:text-is('preset')) select >> visible=true")
-        shown = menu.evaluate("s => s.options[s.selectedIndex].text")
-        assert shown.replace("\xa0", " ") == name  # ipywidgets writes spaces as U+00A0
+        wait_for_preset_shown(page, name)
     page.close()
 
 
@@ -138,8 +148,7 @@ def test_deep_network_article_numbers_and_typed_weights(server: str, browser: An
     assert box_of(page, "weight scale").input_value() == "2"
     type_into_slider(page, "depth L", "21")
     page.wait_for_function(f"({WRITTEN_JS})()[1][1] === '1,048,576'", timeout=20_000)
-    menu = page.locator(".widget-dropdown:has(label:text-is('preset')) select >> visible=true")
-    assert menu.evaluate("s => s.options[s.selectedIndex].text") == "(custom)".replace(" ", "\xa0")
+    wait_for_preset_shown(page, "(custom)")
     page.close()
 
 
