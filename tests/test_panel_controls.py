@@ -202,3 +202,14 @@ def test_training_figures_share_the_width() -> None:
     assert sum(pixels) <= 1000
     assert pixels[0] / pixels[1] == pytest.approx(naturals[0] / naturals[1], rel=1e-3)
     panel.close()
+
+
+def test_gradient_text_reads_the_minus_the_readouts_print() -> None:
+    """The clipping readout writes article 001's gradient as [16, 12, −8] (U+2212); typed back,
+    it is the same gradient. inf stays data."""
+    from explorer.panels.clip import parse_gradient
+
+    tensors = parse_gradient(" 16, 12, \u22128 ; 100, inf")
+    assert [tensor.tolist() for tensor in tensors] == [[16.0, 12.0, -8.0], [100.0, math.inf]]
+    with pytest.raises(ValueError, match="numbers split by commas"):
+        parse_gradient("16, 1 2")

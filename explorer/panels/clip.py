@@ -19,6 +19,7 @@ import numpy as np
 from explorer.core import ClipResult, clip_gradients
 from explorer.panels.base import Bounds, Panel, make_figure
 from explorer.panels.controls import STYLE, WIDE, dropdown, log_slider, toggles
+from explorer.panels.number import plain_number_text
 from explorer.plots.clip import ClipGeometryView, TensorNormView
 from explorer.plots.style import FONT_SIZE, format_number
 
@@ -55,13 +56,14 @@ PRESETS = {
 
 
 def parse_gradient(text: str) -> list[np.ndarray]:
-    """'16, 12, -8' -> one tensor; '100, 0; 0, 0.1' -> two. inf and nan are accepted as data."""
+    """'16, 12, -8' -> one tensor; '100, 0; 0, 0.1' -> two. inf and nan are accepted as data, and
+    the Unicode minus the readouts print ('16, 12, −8') is read as a minus."""
     if not isinstance(text, str) or len(text) > 2000:
         raise ValueError("gradient must be numbers separated by commas, tensors by ';'")
     tensors = []
     for part in text.split(";"):
         try:
-            values = [float(item) for item in part.replace(" ", "").split(",") if item]
+            values = [float(plain_number_text(item)) for item in part.split(",") if item.strip()]
         except ValueError:
             raise ValueError(
                 f"gradient must be numbers split by commas, tensors by ';': got {part.strip()!r}"

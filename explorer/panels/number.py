@@ -43,11 +43,7 @@ def parse_number(text: str) -> float:
     """
     if not isinstance(text, str):
         raise ValueError(f"expected typed text, got {type(text).__name__}")
-    cleaned = text.strip()[:MAX_TYPED]
-    for sign, ascii_minus in _MINUS_SIGNS.items():
-        cleaned = cleaned.replace(sign, ascii_minus)
-    for space in _SPACES:
-        cleaned = cleaned.replace(space, "")
+    cleaned = plain_number_text(text[: MAX_TYPED + 100])
     if _is_grouped_integer(cleaned):
         cleaned = cleaned.replace(",", "")
     try:
@@ -57,6 +53,18 @@ def parse_number(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{text.strip()[:40]!r} is not a finite number")
     return value
+
+
+def plain_number_text(text: str) -> str:
+    """``text`` as Python's float() reads it: surrounding spaces stripped, Unicode minus signs made
+    ASCII, the digit-group separators a page may print (non-breaking and thin spaces,
+    underscores) dropped. Plain spaces inside stay: '2 3' is not a number."""
+    cleaned = text.strip()
+    for sign, ascii_minus in _MINUS_SIGNS.items():
+        cleaned = cleaned.replace(sign, ascii_minus)
+    for space in _SPACES:
+        cleaned = cleaned.replace(space, "")
+    return cleaned
 
 
 def _is_grouped_integer(text: str) -> bool:
