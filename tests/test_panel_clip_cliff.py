@@ -417,3 +417,18 @@ def test_app_builds_the_clipping_tabs_on_demand() -> None:
     assert "Ran 1 unclipped" in cliff.status.value
     app.tabs.selected_index = titles.index("The cliff")
     assert app.panels["The cliff"] is cliff  # built once
+
+
+def test_fan_mode_disables_the_start_controls_and_says_why(cliff: CliffPanel) -> None:
+    """The fan starts from a fixed 8 x 8 grid: while it is on, the start controls are disabled
+    with a hint; off again, they are live."""
+    cliff.preset.value = FAN
+    assert cliff.controls["fan"].value
+    assert cliff.controls["start_w"].disabled
+    assert cliff.controls["start_b"].disabled
+    assert "off in fan mode" in cliff.controls["start_w"].tooltip
+    assert "8×8 grid" in cliff.fan_hint.value
+    cliff.controls["fan"].value = False
+    assert not cliff.controls["start_w"].disabled
+    assert not cliff.controls["start_b"].disabled
+    assert cliff.fan_hint.value == ""
