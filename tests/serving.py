@@ -66,34 +66,28 @@ def _free_port() -> int:
 
 
 @contextmanager
-def voila_server(extra_args: tuple[str, ...] = ()) -> Iterator[str]:
-    """Serve notebooks/explorer.ipynb with the repository's voila.py; yield the page's URL."""
-    port = _free_port()
-    voila = Path(sys.executable).with_name("voila")
+def _serve(command: list[str], cwd: Path, port: int, name: str) -> Iterator[None]:
+    """Run a server ``command`` in its own process group until it listens on ``port``; stop it
+    (and the kernels it started) afterwards."""
     env = {**os.environ, "EXPLORER_PORT": str(port)}
     log = tempfile.TemporaryFile()  # noqa: SIM115 (closed below) a pipe could stall the server
     process = subprocess.Popen(
-        [str(voila), "notebooks/explorer.ipynb", *extra_args],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
                 log.seek(0)
-                raise RuntimeError(f"voila exited: {log.read().decode()[-2000:]}")
+                raise RuntimeError(f"{name} exited: {log.read().decode()[-2000:]}")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise TimeoutError("voila did not start listening within 60 s") from None
+                    raise TimeoutError(f"{name} did not start listening within 60 s") from None
                 time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/"
+        yield
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # the server and the kernels it started
         try:
@@ -102,6 +96,36 @@ def voila_server(extra_args: tuple[str, ...] = ()) -> Iterator[str]:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
+
+
+@contextmanager
+def voila_server(extra_args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Serve notebooks/explorer.ipynb with the repository's voila.py; yield the page's URL."""
+    port = _free_port()
+    voila = Path(sys.executable).with_name("voila")
+    with _serve([str(voila), "notebooks/explorer.ipynb", *extra_args], REPO, port, "voila"):
+        yield f"http://127.0.0.1:{port}/"
+
+
+@contextmanager
+def jupyterlab_server(folder: Path) -> Iterator[str]:
+    """JupyterLab on loopback serving ``folder``, without a token (a test's own temporary
+    folder); yield its URL."""
+    port = _free_port()
+    lab = Path(sys.executable).with_name("jupyter-lab")
+    command = [
+        str(lab),
+        "--no-browser",
+        "--allow-root",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    with _serve(command, folder, port, "jupyter lab"):
+        yield f"http://127.0.0.1:{port}/"
 
 
 VIEWPORT = {"width": 1400, "height": 1000}

@@ -1,17 +1,21 @@
 """Every tab fits the screen: at 1366x768 (a classroom laptop) and at 1000 px (JupyterLab at
 1400 px with its file browser open leaves about that to a notebook) no figure is wider than its
 panel and the status line is on screen without scrolling; at 1920x1080 the figures use the width.
-No label carries the title "null" that ipywidgets writes for a missing tooltip.
+No label carries the title "null" that ipywidgets writes for a missing tooltip. In JupyterLab at
+1400 px with the file browser open, the App's figure is not cut off.
 """
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from explorer.app import PANELS
-from tests.serving import DARK_PIXELS_JS, open_tab
+from tests.conftest import REPO
+from tests.serving import DARK_PIXELS_JS, jupyterlab_server, open_tab
 
 pytestmark = pytest.mark.browser
 
@@ -92,3 +96,30 @@ def test_figures_use_a_wide_screen(server: str, browser: Any) -> None:
             polling=100,
         )
     page.close()
+
+
+def test_jupyterlab_with_the_file_browser_cuts_no_figure(browser: Any, tmp_path: Path) -> None:
+    """JupyterLab at 1400 px with its file browser open: the App's figure, fitted to the output
+    area, ends inside it, and the status line is there."""
+    notebook = tmp_path / "explorer.ipynb"
+    shutil.copy(REPO / "notebooks" / "explorer.ipynb", notebook)
+    with jupyterlab_server(tmp_path) as url:
+        page = browser.new_page()
+        page.set_viewport_size({"width": 1400, "height": 900})
+        page.goto(f"{url}lab/tree/explorer.ipynb", timeout=90_000)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+        assert page.locator(".jp-FileBrowser").bounding_box()["width"] > 100  # it is open
+        page.locator(".jp-Cell .jp-InputArea-editor").first.click()
+        page.keyboard.press("Shift+Enter")
+        page.wait_for_function(f"({DARK_PIXELS_JS})() > 2000", timeout=120_000, polling=200)
+        fitted = """() => {
+          const canvas = document.querySelector(FIGURES);
+          const output = canvas.closest('.jp-OutputArea-output').getBoundingClientRect();
+          const shown = canvas.closest('.jupyter-widgets').getBoundingClientRect();
+          const r = canvas.getBoundingClientRect();
+          return r.width > 0 && r.right <= output.right + 0.5 && r.right <= shown.right + 0.5;
+        }""".replace("FIGURES", repr(FIGURE_CANVAS))
+        page.wait_for_function(fitted, timeout=20_000, polling=100)
+        status = page.locator(".ge-status >> visible=true").inner_text()
+        assert "Computed 20 layers" in status
+        page.close()
