@@ -28,7 +28,8 @@ from tests.serving import (
     wait_for_status,
 )
 
-pytestmark = pytest.mark.browser
+# the reference panels built here are closed afterwards (tests.conftest.close_new_widgets)
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("close_new_widgets")]
 
 TABS: dict[str, type[Panel]] = {
     "Deep network": ChainPanel,
@@ -117,8 +118,7 @@ def test_every_preset_shows_the_cores_numbers(server: str, browser: Any, tab: st
         wait_for_readout(page, text_of(reference.readout.value))
         for key, value in values.items():
             if isinstance(value, int | float) and not isinstance(value, bool):
-                label = reference.controls[key].description
-                assert box_of(page, label).input_value() == js_number(value), (name, key)
+                wait_for_box(page, reference.controls[key].description, js_number(value))
         wait_for_preset_shown(page, name)
     page.close()
 
@@ -133,7 +133,7 @@ def test_deep_network_article_numbers_and_typed_weights(server: str, browser: An
     wait_for_status(page, "Computed 5 layers")
     page.wait_for_function(f"({WRITTEN_JS})().length === 2")
     assert page.evaluate(WRITTEN_JS)[1][1:] == ["16", "8", "4", "2", "1"]
-    assert box_of(page, "weight scale").input_value() == "2"
+    wait_for_box(page, "weight scale", "2")
 
     for typed, shown, first in (("3", "3", "81"), (" 0.9 ", "0.9", "0.6561")):
         type_into_slider(page, "weight scale", typed)
@@ -145,7 +145,7 @@ def test_deep_network_article_numbers_and_typed_weights(server: str, browser: An
     page.locator("button:has-text('float64') >> visible=true").click()
     wait_for_status(page, "in float64")
     assert page.evaluate(WRITTEN_JS)[1][1] == "524,288"
-    assert box_of(page, "weight scale").input_value() == "2"
+    wait_for_box(page, "weight scale", "2")
     type_into_slider(page, "depth L", "21")
     page.wait_for_function(f"({WRITTEN_JS})()[1][1] === '1,048,576'", timeout=20_000)
     wait_for_preset_shown(page, "(custom)")

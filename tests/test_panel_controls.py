@@ -10,11 +10,14 @@ from collections.abc import Iterator
 import pytest
 from matplotlib.backend_bases import MouseEvent
 
-from explorer.panels import ChainPanel, RNNPanel, TrainingPanel
+from explorer.panels import ChainPanel, CliffPanel, PhasePanel, RNNPanel, TrainingPanel
 from explorer.panels.base import DPI, FIT_SCALES
 from explorer.panels.controls import CUSTOM, NO_PRESET
 from explorer.panels.number import IntNumberSlider, NumberSlider, parse_number
 from explorer.panels.written import four_digits, shown_indices
+
+# panels built here are closed afterwards (tests.conftest.close_new_widgets)
+pytestmark = pytest.mark.usefixtures("close_new_widgets")
 
 
 @pytest.fixture
@@ -45,9 +48,11 @@ def test_parse_number_understands_what_a_user_types(text: str, number: float) ->
     assert parse_number(text) == number
 
 
-@pytest.mark.parametrize("text", ["abc", "", "1,5", "12,34", "inf", "nan", "1e999", "2 3"])
+@pytest.mark.parametrize(
+    "text", ["abc", "", "1,5", "12,34", "0,500", "inf", "nan", "1e999", "2 3", "1" * 201]
+)
 def test_parse_number_refuses_what_is_not_one_finite_number(text: str) -> None:
-    with pytest.raises(ValueError, match="not a"):
+    with pytest.raises(ValueError, match=r"not a|too long"):
         parse_number(text)
 
 
@@ -97,7 +102,9 @@ def test_forged_messages_are_ignored() -> None:
     control._handle_custom_msg({"event": "other", "text": "1.5"}, [])
     control._handle_custom_msg(["typed", "1.5"], [])
     assert control.value == 1.0
-    typed(control, "1.5" + " " * 1000)  # long text is cut to MAX_TYPED before parsing
+    typed(control, "1.5" + " " * 1000)  # surrounding spaces do not count
+    assert control.value == 1.5
+    typed(control, "1" * 400)  # too long to be a number: refused, not cut to fewer digits
     assert control.value == 1.5
 
 
@@ -213,3 +220,52 @@ def test_gradient_text_reads_the_minus_the_readouts_print() -> None:
     assert [tensor.tolist() for tensor in tensors] == [[16.0, 12.0, -8.0], [100.0, math.inf]]
     with pytest.raises(ValueError, match="numbers split by commas"):
         parse_gradient("16, 1 2")
+
+
+def test_typed_values_clamped_on_boxes_outside_the_controls_are_said() -> None:
+    """The boxes a panel owns beside its controls (the layer written out, the phase diagram's
+    chosen σ, the training lab's inspected step) say what they clamp or refuse, too."""
+    chain = ChainPanel()
+    typed(chain.pointed.box, "1e9")
+    assert chain.pointed.box.value == 20
+    assert "write out layer 1e+09 is outside 1–20; using 20." in chain.status.value
+    phase = PhasePanel()
+    typed(phase.weight_std, "10")
+    assert phase.weight_std.value == 4.0
+    assert "chosen σ_w 10 is outside 0.25–4; using 4." in phase.status.value
+    assert "Chosen σ_w = 4.0" in phase.status.value  # and what is chosen now
+    typed(phase.bias_std, "abc")
+    assert phase.bias_std.value == 0.0
+    assert "chosen σ_b: &#x27;abc&#x27; is not a number; kept 0." in phase.status.value
+
+
+def test_a_forged_integer_flag_does_not_let_fractions_in(chain: ChainPanel) -> None:
+    """``integer`` is synced for the page's slider; the kernel decides by the class."""
+    chain.controls["depth"].integer = False
+    typed(chain.controls["depth"], "2.5")
+    assert chain.controls["depth"].value == 20
+    assert "must be a whole number" in chain.status.value
+
+
+def test_typing_into_a_disabled_box_changes_nothing() -> None:
+    """In fan mode the start boxes are off: text sent to them anyway is ignored, and said."""
+    cliff = CliffPanel()
+    cliff.controls["fan"].value = True
+    typed(cliff.controls["start_w"], "2")
+    assert cliff.controls["start_w"].value == 6.0
+    assert "start w is off just now" in cliff.status.value
+
+
+def test_custom_picked_by_hand_shows_what_the_controls_hold(chain: ChainPanel) -> None:
+    chain.preset.value = "Article: w = 2, 5 layers"
+    chain.preset.value = CUSTOM  # chosen in the menu: nothing to load, the menu is put back
+    assert chain.preset.value == "Article: w = 2, 5 layers"
+    assert chain.result.depth == 5
+
+
+def test_a_fitted_figure_is_drawn_in_full_before_it_blits_again(chain: ChainPanel) -> None:
+    """The cached background is the old size's after a resize: the next redraw is a full draw."""
+    chain.figure.canvas.draw()
+    assert chain.redrawer.redraw() == "blit"
+    chain.fit_width(700)
+    assert chain.redrawer.redraw() == "full"

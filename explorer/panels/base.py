@@ -26,10 +26,9 @@ from ipympl.backend_nbagg import Canvas, FigureManager
 from ipywidgets.widgets.widget_description import DescriptionWidget
 from matplotlib.figure import Figure
 
-from explorer.panels.bounds import Bounds
+from explorer.panels.bounds import Bounds, outside_note
 from explorer.panels.controls import CUSTOM, NO_PRESET, preset_menu
 from explorer.panels.number import NumberSlider, WidthProbe
-from explorer.plots.style import format_number
 
 __all__ = ["Bounds", "Panel", "make_figure"]
 
@@ -161,6 +160,8 @@ class Panel(widgets.VBox):
         }
         # the preset menu shows the preset the controls hold, "(custom)" after any other change
         self.preset = preset_menu(self.presets, self._apply_preset) if self.presets else None
+        if self.preset is not None:
+            self.preset.observe(self._on_preset_menu, names="value")
         self.result: Any = None
         self.readout = widgets.HTML(layout=widgets.Layout(margin="0 0 0 8px"))
         self.status = widgets.HTML(layout=widgets.Layout(margin="0 0 0 8px"))
@@ -174,7 +175,7 @@ class Panel(widgets.VBox):
         for control in self.controls.values():
             control.observe(self._on_control_change, names="value")
             if isinstance(control, NumberSlider):  # typed text refused: say so, change nothing
-                control.on_note(lambda message: self.set_status(message, "warning"))
+                self.listen_to(control)
 
     # -- the one refresh path ---------------------------------------------------------------
     def refresh(self) -> bool:
@@ -311,6 +312,14 @@ class Panel(widgets.VBox):
         if not self._quiet:  # not when the menu is only being synced to the controls
             self.set_values(**values)
 
+    def _on_preset_menu(self, change: dict[str, Any]) -> None:
+        if not self._quiet and change["new"] not in self.presets:  # "(custom)" picked by hand
+            self.sync_preset_menu()
+
+    def listen_to(self, control: NumberSlider) -> None:
+        """Show ``control``'s messages (typed text refused or clamped) in the status line."""
+        control.on_note(lambda message: self.set_status(message, "warning"))
+
     def matching_preset(self) -> str | None:
         """The name of a preset whose every value the controls hold now (the chosen one first)."""
         current = {name: control.value for name, control in self.controls.items()}
@@ -369,10 +378,7 @@ class Panel(widgets.VBox):
             control.value = clamped
         if clamped != value:
             label = control.description or name
-            notes.append(
-                f"{label} {_shown(value)} is outside {_shown(bounds.low)}–{_shown(bounds.high)};"
-                f" using {_shown(clamped)}."
-            )
+            notes.append(outside_note(label, value, bounds.low, bounds.high, clamped))
         return clamped
 
 
@@ -384,13 +390,6 @@ def fill_tooltips(root: widgets.Widget) -> None:
     for child in getattr(root, "children", ()):
         if isinstance(child, widgets.Widget):
             fill_tooltips(child)
-
-
-def _shown(value: Any) -> str:
-    """A value as the status line writes it (what the browser sent may be any type)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return format_number(float(value))
-    return repr(value)[:40]
 
 
 def _slider_bounds(control: widgets.ValueWidget, bounds: Bounds) -> tuple[float, float] | None:

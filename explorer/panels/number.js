@@ -95,7 +95,7 @@ function render({ model, el }) {
       box.value = shown;
       return;
     }
-    model.send({ event: "typed", text: text.slice(0, 200) });
+    model.send({ event: "typed", text: text.slice(0, 1000) }); // the kernel refuses long text
     box.value = shown; // the kernel's answer (a new value, or a status message) follows
   }
   box.addEventListener("keydown", (event) => {

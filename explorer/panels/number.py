@@ -28,10 +28,11 @@ from typing import Any
 import anywidget
 import traitlets
 
+from explorer.panels.bounds import outside_note
 from explorer.plots.style import format_number
 
 _HERE = Path(__file__).parent
-MAX_TYPED = 200  # characters of typed text the kernel looks at
+MAX_TYPED = 200  # typed text longer than this is refused (number.js sends at most 1000)
 _MINUS_SIGNS = {"\u2212": "-", "\u2012": "-", "\u2013": "-", "\ufe63": "-", "\uff0d": "-"}
 _SPACES = ("\u00a0", "\u2009", "\u202f", "_")
 
@@ -43,7 +44,9 @@ def parse_number(text: str) -> float:
     """
     if not isinstance(text, str):
         raise ValueError(f"expected typed text, got {type(text).__name__}")
-    cleaned = plain_number_text(text[: MAX_TYPED + 100])
+    if len(text.strip()) > MAX_TYPED:
+        raise ValueError(f"{text.strip()[:20]!r}… is too long to be a number")
+    cleaned = plain_number_text(text)
     if _is_grouped_integer(cleaned):
         cleaned = cleaned.replace(",", "")
     try:
@@ -74,6 +77,7 @@ def _is_grouped_integer(text: str) -> bool:
     return (
         len(groups) > 1
         and 1 <= len(groups[0]) <= 3
+        and not groups[0].startswith("0")  # '0,500' is a decimal comma, not 500
         and all(group.isdigit() for group in groups)
         and all(len(group) == 3 for group in groups[1:])
     )
@@ -85,6 +89,8 @@ class NumberSlider(anywidget.AnyWidget):
     ``scale`` "log" sweeps log10 of the value (``step`` in decades); "linear" sweeps the value
     (``step`` in its units). ``slider=False`` shows the box alone.
     """
+
+    INTEGER = False  # whole numbers only; a class constant, not the synced trait a client can set
 
     _esm = _HERE / "number.js"
     _css = _HERE / "number.css"
@@ -112,40 +118,39 @@ class NumberSlider(anywidget.AnyWidget):
         self._listeners.append(listener)
 
     def pop_notes(self) -> list[str]:
-        """Notes about the value just set (a typed value clamped), for the refresh showing it."""
+        """Notes about the value being set (a typed value clamped), for the refresh showing it:
+        a note nobody takes while the value changes is announced afterwards instead."""
         notes, self._notes = self._notes, []
         return notes
 
     def type_text(self, text: str) -> None:
         """Take ``text`` as if typed in the box: parse, clamp or refuse, and say so."""
         label = self.description or "value"
+        kept = f"kept {format_number(self.value)}."
+        if self.disabled:
+            self._announce(f"{label} is off just now: {text.strip()[:40]!r} ignored; {kept}")
+            return
         try:
             typed = parse_number(text)
         except ValueError as error:
-            self._announce(f"{label}: {error}; kept {format_number(self.value)}.")
+            self._announce(f"{label}: {error}; {kept}")
             return
-        if self.integer and typed != round(typed):
-            self._announce(
-                f"{label} must be a whole number: {format_number(typed)} refused;"
-                f" kept {format_number(self.value)}."
-            )
+        if self.INTEGER and typed != round(typed):
+            whole = f"{label} must be a whole number: {format_number(typed)} refused"
+            self._announce(f"{whole}; {kept}")
             return
         clamped = min(max(typed, self.min), self.max)
-        value = round(clamped) if self.integer else clamped
-        note = None
-        if clamped != typed:
-            low, high = _bound_text(self.min, self.integer), _bound_text(self.max, self.integer)
-            note = (
-                f"{label} {format_number(typed)} is outside {low}–{high};"
-                f" using {format_number(value)}."
-            )
+        value = round(clamped) if self.INTEGER else clamped
+        note = None if clamped == typed else outside_note(label, typed, self.min, self.max, value)
         if value == self.value:
             if note:
                 self._announce(note)
             return
         if note:
             self._notes.append(note)
-        self.value = value
+        self.value = value  # a panel's refresh takes the note now, with its own messages
+        for left in self.pop_notes():  # nobody took it: say it directly
+            self._announce(left)
 
     # -- the browser's messages ------------------------------------------------------------------
     def _on_message(self, widget: Any, content: Any, buffers: Any) -> None:
@@ -153,7 +158,7 @@ class NumberSlider(anywidget.AnyWidget):
         if isinstance(content, dict) and content.get("event") == "typed":
             text = content.get("text")
             if isinstance(text, str):
-                self.type_text(text[:MAX_TYPED])
+                self.type_text(text)
 
     def _announce(self, message: str) -> None:
         for listener in self._listeners:
@@ -163,13 +168,10 @@ class NumberSlider(anywidget.AnyWidget):
 class IntNumberSlider(NumberSlider):
     """An integer control with the same box and messages."""
 
+    INTEGER = True
     value: Any = traitlets.Int(0).tag(sync=True)
     step = traitlets.Float(1.0).tag(sync=True)
-    integer = traitlets.Bool(True).tag(sync=True)
-
-
-def _bound_text(bound: float, integer: bool) -> str:
-    return format_number(int(bound)) if integer else format_number(bound)
+    integer = traitlets.Bool(True).tag(sync=True)  # tells number.js to round the slider's values
 
 
 class WidthProbe(anywidget.AnyWidget):

@@ -60,6 +60,7 @@ class PhasePanel(Panel):
         self.bias_std = float_slider("chosen σ_b", 0.0, CHOICE_BOUNDS["bias_std"], step=0.01)
         for slider in (self.weight_std, self.bias_std):
             slider.observe(self._on_choice_moved, names="value")
+            self.listen_to(slider)
         self.load = widgets.Button(
             description="Open in the deep-network panel",
             layout=widgets.Layout(width="260px"),
@@ -146,7 +147,7 @@ class PhasePanel(Panel):
         del change
         if self._quiet:
             return
-        notes: list[str] = []
+        notes = [*self.weight_std.pop_notes(), *self.bias_std.pop_notes()]  # typed, clamped
         self.enforce(self.weight_std, CHOICE_BOUNDS["weight_std"], 1.0, notes)
         self.enforce(self.bias_std, CHOICE_BOUNDS["bias_std"], 0.0, notes)
         chosen = (

@@ -61,8 +61,12 @@ class Redrawer:
             self.figure.draw_artist(artist)
 
     def _limits(self) -> list[tuple[object, ...]]:
-        """What the cached background depends on: each axes' limits and legend entries."""
-        return [(*ax.get_xlim(), *ax.get_ylim(), *_legend_labels(ax)) for ax in self.figure.axes]
+        """What the cached background depends on: the figure's size in pixels (it changes when
+        the figure is fitted to the page), each axes' limits and legend entries."""
+        size: tuple[object, ...] = tuple(self.figure.bbox.bounds)
+        return [size] + [
+            (*ax.get_xlim(), *ax.get_ylim(), *_legend_labels(ax)) for ax in self.figure.axes
+        ]
 
 
 def _legend_labels(ax: Axes) -> tuple[str, ...]:

@@ -132,7 +132,7 @@ class TrainingPanel(Panel):
         self.step_slider = int_slider("inspect step", 0, Bounds(0, 0, integer=True))
         self.step_slider.disabled = True
         self.step_slider.tooltip = "a step of the last run: its losses and each tensor's norm"
-        self.step_slider.on_note(lambda message: self.set_status(message, "warning"))
+        self.listen_to(self.step_slider)
         # a disabled button's click can still be forged by a client: it is ignored
         self.start_button.on_click(lambda button: None if button.disabled else self.start())
         self.stop_button.on_click(lambda button: None if button.disabled else self.stop())

@@ -14,7 +14,7 @@ from typing import Any
 from matplotlib.axes import Axes
 from matplotlib.backend_bases import MouseEvent
 
-from explorer.panels.bounds import Bounds
+from explorer.panels.bounds import Bounds, outside_note
 from explorer.panels.controls import int_slider
 from explorer.panels.number import IntNumberSlider
 
@@ -109,12 +109,12 @@ class PointedIndex:
 
     def _on_box(self, change: dict[str, Any]) -> None:
         value = change["new"]
+        if (self.box.min, self.box.max) != (self.first, self.last):  # forged by a client
+            self.box.min, self.box.max = self.first, self.last
         if not self.first <= value <= self.last:
-            self.on_note(
-                f"{self.box.description} {value} is outside {self.first}–{self.last};"
-                f" using {self.index}."
-            )
-            self.box.value = self.index
+            used = self.index
+            self.on_note(outside_note(self.box.description, value, self.first, self.last, used))
+            self.box.value = used
             return
         self.on_change(value)
 

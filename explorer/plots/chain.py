@@ -20,6 +20,7 @@ from matplotlib.transforms import ScaledTranslation
 
 from explorer.plots.style import (
     BAND_LEGEND,
+    BAND_LEGEND_2,
     BLACK,
     BLUE,
     GREY,
@@ -40,8 +41,6 @@ from explorer.plots.style import (
     show_legend,
     warning_note,
 )
-
-_DELTA_LEGEND = {**BAND_LEGEND, "ncols": 2, "fontsize": 8.5}
 
 
 class DeltaView:
@@ -72,7 +71,7 @@ class DeltaView:
             self.reference_line,
             self.overflow_marks,
         ]
-        show_legend(ax, self.legend_handles, **_DELTA_LEGEND)
+        show_legend(ax, self.legend_handles, **BAND_LEGEND_2)
         # what ``update`` changes; everything else stays as long as the limits do
         self.artists = [
             self.delta_line,
@@ -119,7 +118,7 @@ class DeltaView:
             )
         set_text_within(self.note, note, self.ax)
         self.overflow_marks.set_visible(overflowed.size > 0)
-        show_legend(self.ax, self.legend_handles, **_DELTA_LEGEND)
+        show_legend(self.ax, self.legend_handles, **BAND_LEGEND_2)
         self.ax.set_xlim(index_limits(depth, first=0))
         self.ax.set_ylim(low, high)
 

@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from explorer.plots.style import (
-    BAND_LEGEND,
+    BAND_LEGEND_2,
     BLACK,
     BLUE,
     GREEN,
@@ -41,8 +41,6 @@ from explorer.plots.style import (
     show_legend,
     warning_note,
 )
-
-_BAND_LEGEND = {**BAND_LEGEND, "ncols": 2, "fontsize": 8.5}
 
 
 class TimeDeltaView:
@@ -67,7 +65,7 @@ class TimeDeltaView:
             self.reference_line,
             self.overflow_marks,
         ]
-        show_legend(ax, self.legend_handles, **_BAND_LEGEND)
+        show_legend(ax, self.legend_handles, **BAND_LEGEND_2)
         self.artists = [
             self.delta_line,
             self.cell_line,
@@ -99,7 +97,7 @@ class TimeDeltaView:
         place_marks(self.overflow_marks, bad, band_bottom((low, high), self.ax, self.BAND))
         self.overflow_marks.set_visible(bad.size > 0)
         set_text_within(self.note, _delta_note(result), self.ax)  # wrapped inside the axes
-        show_legend(self.ax, self.legend_handles, **_BAND_LEGEND)
+        show_legend(self.ax, self.legend_handles, **BAND_LEGEND_2)
         self.ax.set_xlim(index_limits(result.seq_len, first=0))
         self.ax.set_ylim(low, high)
 
@@ -142,7 +140,7 @@ class StepJacobianView:
             self.lambda_line,
             self.norm_line,
         ]
-        show_legend(ax, self.legend_handles, **_BAND_LEGEND)
+        show_legend(ax, self.legend_handles, **BAND_LEGEND_2)
         self.artists = [self.threshold_line, self.lambda_line, self.norm_line, self.overflow_marks]
 
     def update(self, result: Any) -> None:
@@ -170,7 +168,7 @@ class StepJacobianView:
             nonfinite_indices(result.jacobian_norms, 1),
             band_bottom((low, high), self.ax, self.BAND),
         )
-        show_legend(self.ax, self.legend_handles, **_BAND_LEGEND)
+        show_legend(self.ax, self.legend_handles, **BAND_LEGEND_2)
         self.ax.set_xlim(left, right)
         self.ax.set_ylim(low, high)
 
@@ -191,7 +189,7 @@ class ContributionView:
         setup_log_axes(
             ax, "What each step adds to ∂L/∂W", "time step t", "Frobenius norm (log scale)"
         )
-        ax.legend(**_BAND_LEGEND)
+        ax.legend(**BAND_LEGEND_2)
         self.artists = [self.term_line, self.dominant, self.note]
 
     def update(self, result: Any) -> None:

@@ -214,10 +214,16 @@ def set_row_title(ax: Axes, title: str, **kwargs: object) -> None:
 
 
 def setup_log_axes(
-    ax: Axes, title: str, xlabel: str, ylabel: str, *, title_loc: str = "center"
+    ax: Axes,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    *,
+    title_loc: str = "center",
+    title_pad: float | None = None,
 ) -> None:
     """Title and labels, log10 values on y, whole-number indices on x, a light grid."""
-    ax.set_title(title, loc=title_loc)
+    ax.set_title(title, loc=title_loc, pad=title_pad)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     use_log10_axis(ax)
@@ -330,6 +336,7 @@ BAND_LEGEND = {
     "handletextpad": 0.5,
     "columnspacing": 1.1,
 }
+BAND_LEGEND_2 = {**BAND_LEGEND, "ncols": 2, "fontsize": 8.5}  # two columns in the band
 
 
 class CountLocator(MaxNLocator):

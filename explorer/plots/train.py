@@ -71,8 +71,8 @@ class TrainingCurvesView:
         self.threshold_label = threshold_label(ax)
         self.cursor = ax.axvline(0, color=GREY, lw=1, visible=False)
         # the title on the left of its row, the legend on the right of it: above the curves
-        setup_log_axes(ax, title, "step", ylabel, title_loc="left")
-        ax.set_title(title, loc="left", pad=10)  # clear of the crosses on the top edge
+        # padded clear of the crosses on the top edge
+        setup_log_axes(ax, title, "step", ylabel, title_loc="left", title_pad=10)
         if legend:  # one legend for the figure's views (each legend costs a full draw ~8 ms)
             show_legend(ax, [*self.lines.values(), self.legend_cross], **ROW_LEGEND)
         self.placeholder = show_placeholder(ax, "press Start to train both runs")
