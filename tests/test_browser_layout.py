@@ -109,8 +109,12 @@ def test_jupyterlab_with_the_file_browser_cuts_no_figure(browser: Any, tmp_path:
         page.goto(f"{url}lab/tree/explorer.ipynb", timeout=90_000)
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
         assert page.locator(".jp-FileBrowser").bounding_box()["width"] > 100  # it is open
+        # run the cell once the kernel is idle (a key pressed while the notebook still connects
+        # can be lost)
+        page.wait_for_selector(".jp-StatusBar-Widget:has-text('Idle')", timeout=90_000)
         page.locator(".jp-Cell .jp-InputArea-editor").first.click()
         page.keyboard.press("Shift+Enter")
+        page.wait_for_selector(".jp-OutputArea-output", timeout=60_000)
         page.wait_for_function(f"({DARK_PIXELS_JS})() > 2000", timeout=120_000, polling=200)
         fitted = """() => {
           const canvas = document.querySelector(FIGURES);
