@@ -14,6 +14,7 @@ from matplotlib.transforms import Bbox
 from explorer.core import chain_gradients
 from explorer.plots import DeltaView, JacobianView
 from explorer.plots.style import band_bottom, finite_limits, nice_ceiling, sticky_limits
+from tests.geometry import covers, curve_points
 
 # views built here are closed afterwards (tests.conftest.close_new_widgets)
 pytestmark = pytest.mark.usefixtures("close_new_widgets")
@@ -149,21 +150,6 @@ def _tick_label_boxes(figure: Figure, renderer: Any) -> list[Bbox]:
     return boxes
 
 
-def _curve_points(line: Any, samples: int = 25) -> np.ndarray:
-    """Points along a line's drawn segments on the canvas (vertices and between them)."""
-    xy = line.get_transform().transform(np.asarray(line.get_xydata(), dtype=np.float64))
-    start, stop = xy[:-1], xy[1:]
-    ok = np.isfinite(start).all(axis=1) & np.isfinite(stop).all(axis=1)
-    t = np.linspace(0.0, 1.0, samples)[:, None, None]
-    along = start[ok] + t * (stop[ok] - start[ok])
-    return np.concatenate([along.reshape(-1, 2), xy[np.isfinite(xy).all(axis=1)]])
-
-
-def _covers(box: Bbox, points: np.ndarray) -> bool:
-    x, y = points[:, 0], points[:, 1]
-    return bool(np.any((box.x0 < x) & (x < box.x1) & (box.y0 < y) & (y < box.y1)))
-
-
 def test_chain_text_boxes_cover_no_tick_label_and_no_curve() -> None:
     """Each of the panel's presets in turn (the limits stay sticky between them): the Jacobian
     view's summary box and both legends lie inside their axes, over no tick label and no point
@@ -203,10 +189,10 @@ def test_chain_text_boxes_cover_no_tick_label_and_no_curve() -> None:
             assert ax.get_window_extent(renderer).contains(*box.max), where
             for line in lines:
                 if line.get_visible():
-                    assert not _covers(box, _curve_points(line)), f"{where} covers {line}"
+                    assert not covers(box, curve_points(line)), f"{where} covers {line}"
             marks = deltas.overflow_marks.get_offsets()
             if ax is deltas.ax and len(marks):
-                assert not _covers(box, ax.transData.transform(marks)), where
+                assert not covers(box, ax.transData.transform(marks)), where
         assert not summary.overlaps(boxes["jacobian legend"][0]), name
         note = deltas.note.get_window_extent(renderer)
         assert note.x1 <= deltas.ax.get_window_extent(renderer).x1, name

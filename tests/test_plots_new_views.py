@@ -21,6 +21,7 @@ from explorer.plots import (
 )
 from explorer.plots.spectrum import spectrum_limits
 from explorer.plots.style import Log10Locator
+from tests.geometry import covers, curve_points
 
 # views built here are closed afterwards (tests.conftest.close_new_widgets)
 pytestmark = pytest.mark.usefixtures("close_new_widgets")
@@ -167,21 +168,6 @@ def _inside_figure(box: Bbox, figure: Figure) -> bool:
     )
 
 
-def _curve_points(line: Any, samples: int = 25) -> np.ndarray:
-    """Points along a line's drawn segments on the canvas (vertices and between them)."""
-    xy = line.get_transform().transform(np.asarray(line.get_xydata(), dtype=np.float64))
-    start, stop = xy[:-1], xy[1:]
-    ok = np.isfinite(start).all(axis=1) & np.isfinite(stop).all(axis=1)
-    t = np.linspace(0.0, 1.0, samples)[:, None, None]
-    along = start[ok] + t * (stop[ok] - start[ok])
-    return np.concatenate([along.reshape(-1, 2), xy[np.isfinite(xy).all(axis=1)]])
-
-
-def _covers(box: Bbox, points: np.ndarray) -> bool:
-    x, y = points[:, 0], points[:, 1]
-    return bool(np.any((box.x0 < x) & (x < box.x1) & (box.y0 < y) & (y < box.y1)))
-
-
 def test_clip_legends_lie_below_the_axes_clear_of_tick_labels() -> None:
     """2-D, 3-D and several tensors: each shown axes' legend is one row under it, inside the
     figure, over none of the figure's tick labels (a 3-D axes' too) and outside the 2-D data."""
@@ -263,7 +249,7 @@ def test_rnn_overflow_note_stays_in_its_axes_and_legends_cover_no_curve() -> Non
             assert legend.x1 <= inside.x1, name
             for line in view.ax.get_lines():
                 if line.get_visible() and len(line.get_xydata()):
-                    assert not _covers(legend, _curve_points(line)), f"{name}: {line}"
+                    assert not covers(legend, curve_points(line)), f"{name}: {line}"
 
 
 def test_spectrum_counts_have_whole_ticks_and_nothing_is_cropped() -> None:
