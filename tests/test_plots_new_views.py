@@ -315,3 +315,19 @@ def test_training_views_show_a_placeholder_then_fitting_names() -> None:
     assert short.endswith(long[-4:])
     assert len(short) < len(long)
     assert fit_name("fc1.bias", panel.layer_view.ax) == "fc1.bias"
+
+
+def test_phase_legend_sits_above_the_heatmap_beside_the_title() -> None:
+    """The legend hides no cell of the measured map: it lies above the axes, clear of the
+    title, inside the figure."""
+    from explorer.panels import PhasePanel
+
+    panel = PhasePanel()
+    figure, ax = panel.figure, panel.view.ax
+    renderer = figure.canvas.get_renderer()
+    figure.canvas.draw()
+    legend = ax.get_legend().get_window_extent(renderer)
+    title = ax.title.get_window_extent(renderer)
+    assert legend.y0 >= ax.get_window_extent(renderer).y1 - 0.5
+    assert not legend.overlaps(title)
+    assert legend.x1 <= figure.bbox.x1

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
 
-from explorer.plots.style import BLACK, LEGEND, VERMILLION, nice_ceiling
+from explorer.plots.style import BLACK, ROW_LEGEND, VERMILLION, nice_ceiling
 
 COLOURS = "RdBu_r"  # ColorBrewer RdBu: colour-blind safe
 
@@ -50,7 +50,7 @@ class PhaseView:
         )
         ax.set_xlabel("weight std σ_w")
         ax.set_ylabel("bias std σ_b")
-        ax.legend(**{**LEGEND, "loc": "upper left"})
+        ax.legend(**ROW_LEGEND)  # above the heatmap, right of the title: no cell hidden
 
     def update(self, result: Any) -> None:
         """Redraw the heatmap and the critical line for a phase-diagram result."""
@@ -71,7 +71,8 @@ class PhaseView:
         if w.size > 1 and b.size > 1 and np.nanmin(chi) < 1 < np.nanmax(chi):
             self.critical = self.ax.contour(w, b, chi, levels=[1.0], colors=BLACK, linewidths=2)
         self.ax.set_title(
-            f"{result.activation}: measured in {result.depth}-layer, width-{result.width} networks"
+            f"{result.activation}, {result.depth} layers × width {result.width}: measured",
+            loc="left",
         )
 
     def mark(self, weight_std: float | None, bias_std: float | None) -> None:
