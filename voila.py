@@ -17,8 +17,9 @@ c.VoilaConfiguration.strip_sources = True
 c.VoilaConfiguration.show_tracebacks = False
 c.VoilaConfiguration.file_allowlist = []
 
-# Every page visit starts a kernel of about 300 MiB; closing the tab does not end it here
-# (STACK.md). Kernels with no open page and no activity for 5 minutes are shut down.
+# Every page visit starts a kernel of about 300 MiB; closing the tab does not end it here (the
+# page's shutdown request lacks its XSRF argument). Kernels with no open page and no activity for
+# 5 minutes are shut down.
 c.MappingKernelManager.cull_idle_timeout = int(os.environ.get("EXPLORER_CULL_IDLE", "300"))
 c.MappingKernelManager.cull_interval = 60
 c.MappingKernelManager.cull_connected = False

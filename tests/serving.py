@@ -1,7 +1,7 @@
 """A real Voila server on loopback and a real headless Chromium, for browser tests and benchmarks.
 
 Chromium is Debian's (/usr/bin/chromium) driven by the PyPI playwright package: Playwright's own
-browser download does not work on this kind of machine (STACK.md).
+browser download does not work on this kind of machine.
 """
 
 from __future__ import annotations

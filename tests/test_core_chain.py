@@ -207,7 +207,7 @@ def test_float32_backward_overflow_layer() -> None:
 
 def test_float32_overflow_between_depth_200_and_250_at_scale_15() -> None:
     """Gaussian weights N(0, 1.5^2 / n), linear: the gradient grows about 1.5 per layer, and
-    1.5^200 = 1.6e35 fits float32 (max 3.4e38) while 1.5^250 = 1.0e44 does not. (STACK.md saw
+    1.5^200 = 1.6e35 fits float32 (max 3.4e38) while 1.5^250 = 1.0e44 does not. (the prototype saw
     inf at depth 200 with a prototype whose weights were not scaled by 1/sqrt(n).) The exact
     end-to-end norm stays finite either way."""
     kwargs = {"width": 32, "weight_scale": 1.5, "activation": "linear", "dtype": "float32"}

@@ -1,4 +1,4 @@
-"""The layers of DESIGN.md: core imports neither matplotlib nor ipywidgets; plots no ipywidgets
+"""The layers: core imports neither matplotlib nor ipywidgets; plots no ipywidgets
 and no core internals. Checked in a fresh interpreter, as a user's script would import them."""
 
 from __future__ import annotations

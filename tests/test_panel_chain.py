@@ -66,7 +66,7 @@ def test_every_control_reaches_the_core(panel: ChainPanel) -> None:
 
 
 def test_out_of_bounds_value_from_a_client_is_clamped(panel: ChainPanel) -> None:
-    """A client can raise a slider's max and then send a larger value (STACK.md: a prototype
+    """A client can raise a slider's max and then send a larger value (a prototype
     computed depth 3000 that way). The panel restores the bounds and computes depth 1000."""
     depth = panel.controls["depth"]
     depth.max = 5000

@@ -1,6 +1,6 @@
 """Per-layer gradients of a deep fully connected network: why they explode or vanish with depth.
 
-The network (DESIGN.md, "Deep network"): a_0 = x, z_l = W_l a_{l-1} + b_l, a_l = phi(z_l) for
+The network: a_0 = x, z_l = W_l a_{l-1} + b_l, a_l = phi(z_l) for
 l = 1..L. The loss is L = g . a_L with a fixed unit vector g, so dL/da_L = g has norm 1 (the scalar
 chain's "delta at the output is 1.0"). Backpropagation runs delta_{l-1} = J_l^T delta_l with the
 layer Jacobian J_l = diag(phi'(z_l)) W_l. With width 1, identity init and a linear activation

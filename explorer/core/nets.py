@@ -3,7 +3,7 @@
 Activations carry their derivative and the bound gamma on |phi'| used by Pascanu et al. (2013,
 section 3.1): 1 for tanh and for linear/ReLU, 1/4 for the logistic sigmoid.
 
-Inits follow DESIGN.md: identity (scale * I), gaussian N(0, scale^2 / fan_in), orthogonal
+Inits: identity (scale * I), gaussian N(0, scale^2 / fan_in), orthogonal
 (scale * Q with Q Haar-distributed, Saxe et al. 2013), Xavier normal (Glorot and Bengio 2010,
 std = scale * sqrt(2 / (fan_in + fan_out))) and He normal (He et al. 2015,
 std = scale * sqrt(2 / fan_in)); the weight scale is the gain.

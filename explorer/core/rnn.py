@@ -1,6 +1,6 @@
 """Backpropagation through time in a recurrent network: why a long sequence acts like depth.
 
-The network (DESIGN.md, "Recurrent network"): h_t = phi(W h_{t-1} + U x_t) for t = 1..T, from
+The network: h_t = phi(W h_{t-1} + U x_t) for t = 1..T, from
 h_0 = 0, with inputs x_t ~ N(0, I) and U ~ N(0, input_scale^2 / n). The loss is L = g . h_T with
 a fixed unit vector g, so dL/dh_T has norm 1; delta_k = dL/dh_k for k = 0..T. The step Jacobian
 is dh_t/dh_{t-1} = diag(phi'(.)) W (Pascanu, Mikolov and Bengio 2013, eq. 5), and the gradient of

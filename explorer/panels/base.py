@@ -5,7 +5,7 @@ read and validate the controls -> check the compute budget -> core -> views -> r
 is written to the status line and leaves the panel and its last result as they were.
 
 Values arriving from the browser are not trusted: a client can set any widget trait, ``min`` and
-``max`` included, through the widget protocol (STACK.md). Each numeric control has bounds kept
+``max`` included, through the widget protocol. Each numeric control has bounds kept
 here in Python; a value outside them is clamped, the widget's own bounds are restored, and the
 status line says so.
 """

@@ -1,8 +1,8 @@
 """Colours, tick labels and axis limits shared by every view.
 
 Views plot log10 of a quantity on a linear axis and label ticks 10^k: on this machine that draws in
-about half the time of a log-scaled axis (STACK.md), and it lets overflow be drawn instead of
-handed to the axis. Every limit passed to ``set_xlim``/``set_ylim`` goes through ``finite_limits``.
+about half the time of a log-scaled axis, and it lets overflow be drawn instead of handed to the
+axis. Every limit passed to ``set_xlim``/``set_ylim`` goes through ``finite_limits``.
 """
 
 from __future__ import annotations
