@@ -316,13 +316,21 @@ class Panel(widgets.VBox):
         if not self._quiet and change["new"] not in self.presets:  # "(custom)" picked by hand
             self.sync_preset_menu()
 
+    def warn(self, message: str) -> None:
+        """Say ``message`` in the status line as a warning."""
+        self.set_status(message, "warning")
+
     def listen_to(self, control: NumberSlider) -> None:
         """Show ``control``'s messages (typed text refused or clamped) in the status line."""
-        control.on_note(lambda message: self.set_status(message, "warning"))
+        control.on_note(self.warn)
+
+    def values(self) -> dict[str, Any]:
+        """Every control's value now, by name."""
+        return {name: control.value for name, control in self.controls.items()}
 
     def matching_preset(self) -> str | None:
         """The name of a preset whose every value the controls hold now (the chosen one first)."""
-        current = {name: control.value for name, control in self.controls.items()}
+        current = self.values()
         chosen = self.preset.value if self.preset is not None else None
         names = sorted(self.presets, key=lambda name: name != chosen)
         for name in names:
@@ -336,8 +344,7 @@ class Panel(widgets.VBox):
             return
         shown = self.matching_preset()
         if shown is None:
-            current = {name: control.value for name, control in self.controls.items()}
-            shown = NO_PRESET if current == self.defaults else CUSTOM
+            shown = NO_PRESET if self.values() == self.defaults else CUSTOM
         if self.preset.value != shown:
             with self._silenced():
                 self.preset.value = shown

@@ -116,7 +116,7 @@ class ChainPanel(Panel):
             1,
             self.delta_view.ax,
             on_change=self._rewrite_readout,
-            on_note=lambda message: self.set_status(message, "warning"),
+            panel=self,
         )
         c = self.controls
         left = widgets.VBox([self.preset, c["depth"], c["width"], c["weight_scale"]])

@@ -129,7 +129,7 @@ class RNNPanel(Panel):
             0,
             self.delta_view.ax,
             on_change=self._rewrite_readout,
-            on_note=lambda message: self.set_status(message, "warning"),
+            panel=self,
         )
         c = self.controls
         c["cell"].observe(self._on_cell, names="value")

@@ -359,7 +359,7 @@ class TrainingPanel(Panel):
         bounds = Bounds(0, self.last_step, integer=True)
         step = int(self.enforce(self.step_slider, bounds, self.last_step, notes))
         if notes:
-            self.set_status(" ".join(notes), "warning")
+            self.warn(" ".join(notes))
         self._update_views(cursor=step)
         self.readout.value = _readout(*self.histories, step=step)
 

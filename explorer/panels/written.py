@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matplotlib.axes import Axes
 from matplotlib.backend_bases import MouseEvent
 
-from explorer.panels.bounds import Bounds, outside_note
+from explorer.panels.bounds import Bounds
 from explorer.panels.controls import int_slider
 from explorer.panels.number import IntNumberSlider
+
+if TYPE_CHECKING:
+    from explorer.panels.base import Panel
 
 EDGE = 5  # indices written out at each end
 _CELL = "padding:0 8px;text-align:right;"
@@ -70,8 +73,8 @@ class PointedIndex:
     """The index written out beside the ends: typed in ``box`` or clicked on ``ax``'s x axis.
 
     ``last`` is set by the panel after each result; a value outside ``first``..``last`` (a typed
-    one, or one forged by a client) is clamped, and ``on_note`` hears about it. ``on_change`` is
-    called with the new index to rewrite the readout, without recomputing.
+    one, or one forged by a client) is clamped by the panel's ``enforce`` and said in its status
+    line. ``on_change`` is called with the new index to rewrite the readout, without recomputing.
     """
 
     def __init__(
@@ -80,17 +83,17 @@ class PointedIndex:
         first: int,
         ax: Axes,
         on_change: Callable[[int], None],
-        on_note: Callable[[str], None],
+        panel: Panel,
     ) -> None:
         self.first = first
         self.last = first
         self.ax = ax
         self.on_change = on_change
-        self.on_note = on_note
+        self.panel = panel
         self.box: IntNumberSlider = int_slider(label, first, Bounds(first, 10**6, integer=True))
         self.box.slider = False
         self.box.tooltip = f"{label}: written out in the table beside the first and last {EDGE}"
-        self.box.on_note(on_note)
+        panel.listen_to(self.box)
         self.box.observe(self._on_box, names="value")
         canvas: Any = ax.figure.canvas
         canvas.mpl_connect("button_press_event", self._on_click)
@@ -108,15 +111,13 @@ class PointedIndex:
         self.box.value = min(self.box.value, last)
 
     def _on_box(self, change: dict[str, Any]) -> None:
-        value = change["new"]
-        if (self.box.min, self.box.max) != (self.first, self.last):  # forged by a client
-            self.box.min, self.box.max = self.first, self.last
-        if not self.first <= value <= self.last:
-            used = self.index
-            self.on_note(outside_note(self.box.description, value, self.first, self.last, used))
-            self.box.value = used
-            return
-        self.on_change(value)
+        notes: list[str] = []  # forged bounds are put back; a value outside them is clamped
+        bounds = Bounds(self.first, self.last, integer=True)
+        index = self.panel.enforce(self.box, bounds, self.last, notes)
+        if notes:  # the clamped value has come through here already, and rewrote the readout
+            self.panel.warn(" ".join(notes))
+        elif index == change["new"]:
+            self.on_change(index)
 
     def _on_click(self, event: MouseEvent) -> None:
         if event.inaxes is not self.ax or event.xdata is None:
