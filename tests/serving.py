@@ -162,6 +162,13 @@ def type_into_slider(page, label: str, text: str) -> None:
     page.keyboard.press("Enter")
 
 
+def enter_value(page, label: str, text: str, shown: str | None = None) -> None:
+    """Type ``text`` into number control ``label`` and wait until its box shows ``shown`` (by
+    default the text itself, stripped)."""
+    type_into_slider(page, label, text)
+    wait_for_box(page, label, text.strip() if shown is None else shown)
+
+
 def wait_for_box(page, label: str, text: str, timeout_ms: int = 20_000) -> None:
     """Wait until the box of number control ``label`` shows exactly ``text``."""
     page.wait_for_function(

@@ -21,6 +21,7 @@ from tests.serving import (
     VISIBLE_READOUT_JS,
     VISIBLE_STATUS_JS,
     box_of,
+    enter_value,
     open_app,
     open_tab,
     type_into_slider,
@@ -136,8 +137,7 @@ def test_deep_network_article_numbers_and_typed_weights(server: str, browser: An
     wait_for_box(page, "weight scale", "2")
 
     for typed, shown, first in (("3", "3", "81"), (" 0.9 ", "0.9", "0.6561")):
-        type_into_slider(page, "weight scale", typed)
-        wait_for_box(page, "weight scale", shown)
+        enter_value(page, "weight scale", typed, shown)
         page.wait_for_function(f"({WRITTEN_JS})()[1][1] === {first!r}", timeout=20_000)
 
     choose_preset(page, "Article: w = 2, 20 layers (2^19)")
@@ -163,8 +163,7 @@ def test_typed_text_is_understood_clamped_or_refused(server: str, browser: Any) 
     type_into_slider(page, "weight scale", "2e-3")
     assert "weight scale 0.002 is outside 0.01–100; using 0.01." in wait_for_status(page, "0.002")
     wait_for_box(page, "weight scale", "0.01")
-    type_into_slider(page, "bias std", "  0.25 ")
-    wait_for_box(page, "bias std", "0.25")
+    enter_value(page, "bias std", "  0.25 ")
     type_into_slider(page, "bias std", "\u22120.5")  # −0.5: clamped to the bound 0
     assert "bias std -0.5 is outside 0–2; using 0." in wait_for_status(page, "-0.5")
     type_into_slider(page, "depth L", "abc")
@@ -189,10 +188,8 @@ def test_clipping_typed_threshold_and_torchs_multiplier(server: str, browser: An
     open_tab(page, "Clipping")
     choose_preset(page, "g = [3, 4], threshold 2 (exercise 2)")
     wait_for_box(page, "threshold", "2")
-    type_into_slider(page, "threshold", "5")
-    wait_for_box(page, "threshold", "5")
-    type_into_slider(page, "threshold", "2")
-    wait_for_box(page, "threshold", "2")
+    enter_value(page, "threshold", "5")
+    enter_value(page, "threshold", "2")
     page.wait_for_function(f"({VISIBLE_READOUT_JS})().includes('[1.2, 1.6]')", timeout=20_000)
     assert "threshold 2" in page.evaluate(VISIBLE_READOUT_JS)
 
@@ -225,8 +222,7 @@ def test_training_lab_rnn_learning_rate_stays_and_the_run_blows_up(
         ".widget-dropdown:has(label:text-is('scenario')) select >> visible=true"
     ).select_option(label=SCENARIO_DEFAULTS["adding"].title)
     wait_for_box(page, "learning rate", "0.05")
-    type_into_slider(page, "steps", "60")
-    wait_for_box(page, "steps", "60")
+    enter_value(page, "steps", "60")
     assert box_of(page, "learning rate").input_value() == "0.05"
     page.locator("button:has-text('Start') >> visible=true").click()
     status = wait_for_status(page, "Done:", timeout_ms=60_000)
@@ -245,10 +241,8 @@ def test_phase_diagram_hands_its_exact_choice_to_the_deep_network(
     page = open_app(browser, server)
     open_tab(page, "Phase diagram")
     wait_for_status(page, "Measured")
-    type_into_slider(page, "chosen σ_w", "1.31")
-    wait_for_box(page, "chosen σ_w", "1.31")
-    type_into_slider(page, "chosen σ_b", "0.48")
-    wait_for_box(page, "chosen σ_b", "0.48")
+    enter_value(page, "chosen σ_w", "1.31")
+    enter_value(page, "chosen σ_b", "0.48")
     page.locator("button:has-text('Open in the deep-network panel') >> visible=true").click()
     wait_for_status(page, "Computed 50 layers")
     wait_for_box(page, "weight scale", "1.31")
