@@ -5,9 +5,9 @@ Expected values come from the core called directly with the panel's settings
 ``BOUNDS`` and ``COMPUTE_BUDGET``, from the readout's number format (``format_number``), and from
 the design of ``explorer/panels/train.py``: training in slices that yield to the loop, Stop after
 the current slice. How long a callback holds the kernel is a time, measured by
-benchmarks/bench_issue5.py, not asserted here.
+benchmarks/bench_training.py, not asserted here.
 
-torch runs on 1 thread here, as in the served kernels (voila.py, benchmarks/bench_issue5.py): on a
+torch runs on 1 thread here, as in the served kernels (voila.py, benchmarks/bench_training.py): on a
 2-core machine that another process keeps busy, torch's 2-thread default turns a 1 ms step of
 the tutorial's MLP into 6-24 ms of thread-pool waiting, which would only make these tests slow.
 """
@@ -220,7 +220,7 @@ def test_run_in_a_loop_grows_the_plots_and_stop_ends_it(panel: TrainingPanel) ->
 def test_kernel_stays_responsive_during_a_run(panel: TrainingPanel) -> None:
     """A coroutine that asks to wake every 5 ms plays the kernel's other work (Stop, the other
     tabs, the browser's messages): it keeps being served while the run trains in slices (how
-    late it wakes is a time: benchmarks/bench_issue5.py measures it)."""
+    late it wakes is a time: benchmarks/bench_training.py measures it)."""
     _warm_torch_optim()
     panel.controls["steps"].value = 5000
     lateness: list[float] = []

@@ -34,7 +34,7 @@ B_RANGE = (-7.0, 3.0)
 RESOLUTION = 300
 FAN_SIDE = 8  # fan mode: an 8 x 8 grid of starts
 # one refresh runs (starts x 2) descents of seq_len steps each per step: 64 starts x 500 steps x
-# T = 50 measured about 160 ms here (benchmarks/bench_issue4.py)
+# T = 50 measured about 160 ms here (benchmarks/bench_cliff.py)
 COMPUTE_BUDGET = 1_600_000
 BOUNDS = {
     "clip_threshold": Bounds(1e-3, 1e3),

@@ -25,7 +25,7 @@ from explorer.plots.style import FONT_SIZE, format_number
 
 ACTIVATIONS_SHOWN = ("tanh", "relu", "sigmoid", "linear")
 # one refresh measures 864 networks of depth x width^2 each: 1,000,000 keeps it within about
-# 0.25 s here (benchmarks/bench_issue3_panels.py measures it at the edge)
+# 0.25 s here (benchmarks/bench_panels.py measures it at the edge)
 COMPUTE_BUDGET = 1_000_000
 CHOICE_BOUNDS = {"weight_std": Bounds(0.25, 4.0), "bias_std": Bounds(0.0, 1.0)}
 

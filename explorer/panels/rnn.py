@@ -30,7 +30,7 @@ from explorer.plots.style import FONT_SIZE, format_number
 
 # One refresh costs about T * S^3 (a spectral norm per step Jacobian of size S: S = n, or 2n for
 # the LSTM's (h, c) state): 8e7 keeps compute, views and redraw within about 200 ms here with
-# one thread (benchmarks/bench_issue3_panels.py).
+# one thread (benchmarks/bench_panels.py).
 COMPUTE_BUDGET = 80_000_000
 
 

@@ -30,7 +30,7 @@ from explorer.plots.style import BLUE, FONT_SIZE, GREEN, format_number
 INITS_COMPARED = ("gaussian", "orthogonal")
 # one refresh costs about length * max(width, 32)^2 (a QR factorisation per step for both inits
 # in one pass, whose fixed cost dominates below width 32, then one Jacobi SVD per init):
-# 250,000 keeps it within about 200 ms here with one thread (benchmarks/bench_issue3_panels.py)
+# 250,000 keeps it within about 200 ms here with one thread (benchmarks/bench_panels.py)
 COMPUTE_BUDGET = 250_000
 
 

@@ -1,4 +1,4 @@
-"""Issue 4's figures: the cliff's loss surface, batched descent, and the clipping and cliff panels.
+"""The cliff: its loss surface, batched descent, and the clipping and cliff panels' refreshes.
 
 - the loss surface at 300 x 300 with T = 50 (target at most 50 ms);
 - 64 starts x 500 steps of unclipped and clipped descent, run together (target at most 150 ms);
@@ -6,7 +6,7 @@
 - whole panel refreshes in plain Python with the ipympl canvas (a refresh that asks for a full
   draw is timed with that draw, as the browser would ask for it).
 Prints JSON. Run with one thread, as voila.py gives each served page:
-OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_issue4.py
+OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_cliff.py
 
 """
 

@@ -10,7 +10,7 @@ image encoded, as when a browser is connected). A watchdog coroutine asks to wak
 late it wakes is how long the loop was held by something else. torch runs on 1 thread, as in the
 served kernels. Prints JSON.
 
-Run: .venv/bin/python benchmarks/bench_issue5.py
+Run: .venv/bin/python benchmarks/bench_training.py
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ For each panel: the core computation alone, and the whole refresh (compute, view
 panel built in plain Python with the ipympl canvas, at the panel's defaults and at the edges of its
 compute budget. A refresh that changes axis limits is followed by the full figure draw the browser
 would ask for, and that draw is timed with it. Prints JSON.
-Run: OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_issue3_panels.py
+Run: OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_panels.py
 (one thread per kernel is what voila.py gives each served page).
 """
 
