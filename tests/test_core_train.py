@@ -15,6 +15,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from explorer.core import MAX_SEED, SCENARIO_DEFAULTS
 from explorer.core.monitor import GradientRecorder
 from explorer.core.train import (
     RegressionMLP,
@@ -484,6 +485,79 @@ def test_adding_adam_runs() -> None:
     assert trainer.optimizer.param_groups[0]["lr"] == 1e-3
     assert trainer.advance(3) == 3
     assert np.isfinite(trainer.history().losses).all()
+
+
+@pytest.mark.parametrize(
+    ("scenario", "options"),
+    [
+        ("regression", {}),  # SGD with momentum 0.8, unclipped
+        ("regression", {"optimizer": "sgd", "clip_method": "norm"}),
+        ("regression", {"optimizer": "adam", "clip_method": "agc", "clip_threshold": 0.5}),
+        ("regression", {"clip_method": "value", "batch_size": 300, "momentum": 0.5}),
+        ("adding", {}),  # plain SGD, unclipped
+        ("adding", {"optimizer": "momentum", "clip_method": "pascanu", "clip_threshold": 2.0}),
+        (
+            "adding",
+            {"optimizer": "adam", "seq_len": 7, "hidden_size": 16, "recurrent_scale": 0.5},
+        ),
+    ],
+)
+def test_settings_are_what_the_trainer_runs_with(scenario: str, options: dict) -> None:
+    """Reference: the objects the trainer built: torch's optimizer (its class and param_groups),
+    the recorder that clips, the model's layers and the batches it draws. ``settings`` must say
+    what they hold: a run without clipping has no clip method or threshold, "sgd" runs with
+    momentum 0 and Adam with none, and the regression scenario has no sequence."""
+    trainer = Trainer(scenario, steps=3, seed=0, **options)
+    settings = trainer.settings
+    group = trainer.optimizer.param_groups[0]
+    assert settings["optimizer"] == options.get("optimizer", SCENARIO_DEFAULTS[scenario].optimizer)
+    kind = torch.optim.Adam if settings["optimizer"] == "adam" else torch.optim.SGD
+    assert type(trainer.optimizer) is kind
+    assert settings["lr"] == group["lr"]
+    assert settings["momentum"] == group.get("momentum")  # Adam's group has no momentum
+    assert settings["clip_method"] == options.get("clip_method")
+    assert (settings["clip_method"], settings["clip_threshold"]) == (
+        trainer.recorder.clip_method,
+        trainer.recorder.clip_threshold,
+    )
+    if settings["clip_method"] is None:
+        assert settings["clip_threshold"] is None
+    x, y = trainer._next_batch()
+    assert y.shape == (settings["batch_size"], 1)
+    if scenario == "regression":
+        assert isinstance(trainer.model, RegressionMLP)
+        assert x.shape == (settings["batch_size"], 20)
+        assert settings["seq_len"] is None
+        assert settings["hidden_size"] is None
+        assert settings["recurrent_scale"] is None
+    else:
+        rnn = trainer.model.rnn
+        assert x.shape == (settings["batch_size"], settings["seq_len"], 2)
+        assert rnn.hidden_size == settings["hidden_size"]
+        # W_hh ~ N(0, scale² / hidden): the sample std of its hidden² entries is near scale/√n
+        std = float(rnn.weight_hh_l0.detach().std()) * math.sqrt(rnn.hidden_size)
+        assert std == pytest.approx(settings["recurrent_scale"], rel=0.25)
+    assert trainer.advance(100) == settings["steps"]
+    history = trainer.history()
+    assert (history.optimizer, history.lr, history.seq_len, history.steps_requested) == (
+        settings["optimizer"],
+        settings["lr"],
+        settings["seq_len"],
+        settings["steps"],
+    )
+    assert (history.clip_method, history.clip_threshold) == (
+        settings["clip_method"],
+        settings["clip_threshold"],
+    )
+    # the settings are a trainer's arguments: given back, they make the same trainer
+    assert Trainer(scenario, seed=0, **settings).settings == settings
+
+
+def test_trainer_takes_every_seed_the_core_takes() -> None:
+    """Reference: explorer.core.MAX_SEED, the one seed bound of every core function."""
+    assert Trainer("regression", seed=MAX_SEED).seed == MAX_SEED
+    with pytest.raises(ValueError, match=r"^seed "):
+        Trainer("regression", seed=MAX_SEED + 1)
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ Each function maps parameters to a frozen result of numpy arrays and floats, val
 arguments (``ValueError`` naming the argument and its allowed values) and treats inf/NaN as data.
 """
 
+from explorer.core._validate import MAX_SEED, MAX_THRESHOLD
 from explorer.core.chain import ChainResult, chain_gradients
 from explorer.core.cliff import (
     CLIFF_METHODS,
@@ -16,6 +17,7 @@ from explorer.core.cliff import (
 )
 from explorer.core.clip import (
     METHODS,
+    NORM_METHODS,
     SEMANTICS,
     ClipResult,
     NonFiniteNormError,
@@ -32,6 +34,7 @@ from explorer.core.train import (
     SCENARIO_DEFAULTS,
     SCENARIOS,
     Trainer,
+    TrainerSettings,
     TrainingHistory,
     regression_data,
     train,
@@ -44,8 +47,11 @@ __all__ = [
     "CLIFF_METHODS",
     "DTYPES",
     "INITS",
+    "MAX_SEED",
+    "MAX_THRESHOLD",
     "METHODS",
     "NETWORKS",
+    "NORM_METHODS",
     "OPTIMIZERS",
     "RNN_INITS",
     "SCENARIOS",
@@ -62,6 +68,7 @@ __all__ = [
     "RNNResult",
     "SpectrumResult",
     "Trainer",
+    "TrainerSettings",
     "TrainingHistory",
     "chain_gradients",
     "cliff_descent",

@@ -10,6 +10,10 @@ import math
 from collections.abc import Sequence
 from numbers import Integral, Real
 
+# Bounds shared by the core's functions (and the panels' controls), each defined here only.
+MAX_SEED = 2**32 - 1  # numpy's RandomState takes [0, 2**32 - 1]; default_rng and torch take these
+MAX_THRESHOLD = 1e30  # the largest clipping threshold accepted (by clip, cliff, monitor, train)
+
 
 def check_int(name: str, value: object, low: int, high: int) -> int:
     """Return ``value`` as an int if it is a whole number in [low, high]."""
@@ -33,6 +37,11 @@ def check_float(
     if not math.isfinite(number) or too_low or number > high:
         raise ValueError(f"{name} must be a real number in {allowed}, got {value!r}")
     return number
+
+
+def check_seed(value: object) -> int:
+    """Return ``value`` as an int if it is a seed in [0, MAX_SEED]."""
+    return check_int("seed", value, 0, MAX_SEED)
 
 
 def check_choice(name: str, value: object, choices: Sequence[str]) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from explorer.core._types import FloatArray
 from explorer.core.linalg import spectral_norms
 from explorer.core.nets import ACTIVATION_FUNCTIONS
 
@@ -41,7 +42,7 @@ class Steps:
     gate_gradients: Callable[[torch.Tensor], torch.Tensor]
     shared_jacobian: bool  # every step has the same Jacobian (linear plain cell)
 
-    def jacobian_norms(self) -> np.ndarray:
+    def jacobian_norms(self) -> FloatArray:
         stack = self.jacobians.to(torch.float64)
         if self.shared_jacobian:
             return np.repeat(spectral_norms(stack[:1]), stack.shape[0])

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from explorer.core._validate import check_choice, check_float, check_int
+from explorer.core._types import FloatArray
+from explorer.core._validate import check_choice, check_float, check_int, check_seed
 from explorer.core.linalg import (
     backpropagate,
     first_nonfinite_row,
@@ -33,14 +34,13 @@ from explorer.core.nets import (
     ACTIVATIONS,
     DTYPES,
     INITS,
+    MAX_SCALE,
     Activation,
     init_weights,
 )
 
 MAX_DEPTH = 10_000
 MAX_WIDTH = 1024
-MAX_SCALE = 1e6
-MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -59,13 +59,12 @@ class ChainResult:
     bias_scale: float
     dtype: str
     seed: int
-    delta_norms: np.ndarray  # (L,) ||dL/da_l||; the last one is the unit output gradient
-    activation_norms: np.ndarray  # (L+1,) ||a_l|| for l = 0..L
-    weight_grad_norms: np.ndarray  # (L,) Frobenius norm of dL/dW_l
-    jacobian_norms: np.ndarray  # (L,) spectral norm of J_l = da_l/da_{l-1}
-    e2e_log10_singular_values: (
-        np.ndarray
-    )  # (width,) log10 singular values of J_L...J_1, largest first
+    delta_norms: FloatArray  # (L,) ||dL/da_l||; the last one is the unit output gradient
+    activation_norms: FloatArray  # (L+1,) ||a_l|| for l = 0..L
+    weight_grad_norms: FloatArray  # (L,) Frobenius norm of dL/dW_l
+    jacobian_norms: FloatArray  # (L,) spectral norm of J_l = da_l/da_{l-1}
+    # (width,) log10 singular values of J_L...J_1, largest first
+    e2e_log10_singular_values: FloatArray
     overflow_layer: int | None  # first layer (1-based) holding inf/NaN in ``dtype``, else None
     overflow_pass: str | None  # "forward" or "backward": which pass overflowed first
 
@@ -81,7 +80,7 @@ class ChainResult:
             return float(np.sum(np.log10(self.jacobian_norms)))
 
     @property
-    def log10_delta_bound(self) -> np.ndarray:
+    def log10_delta_bound(self) -> FloatArray:
         """(L,) log10 prod_{k>l} ||J_k||, a bound on ||delta_l|| (as ||g|| = 1)."""
         with np.errstate(divide="ignore"):
             logs = np.log10(self.jacobian_norms)
@@ -89,12 +88,13 @@ class ChainResult:
         return np.append(tail[1:], 0.0)
 
     @property
-    def log10_reference(self) -> np.ndarray | None:
+    def log10_reference(self) -> FloatArray | None:
         """(L,) log10 |w|^(L-l): exact for identity or orthogonal weights, linear activation."""
         if self.activation != "linear" or self.init not in ("identity", "orthogonal"):
             return None
         powers = self.depth - np.arange(1, self.depth + 1)
-        return powers * math.log10(self.weight_scale)
+        reference: FloatArray = powers * np.float64(math.log10(self.weight_scale))
+        return reference
 
     @property
     def gradient_at_layer_1(self) -> float:
@@ -177,7 +177,7 @@ def chain_gradients(
     activation = check_choice("activation", activation, ACTIVATIONS)
     bias_scale = check_float("bias_scale", bias_scale, 0.0, MAX_SCALE)
     dtype = check_choice("dtype", dtype, tuple(DTYPES))
-    seed = check_int("seed", seed, 0, MAX_SEED)
+    seed = check_seed(seed)
 
     torch_dtype = DTYPES[dtype]
     phi = ACTIVATION_FUNCTIONS[activation]

@@ -22,12 +22,13 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
-from explorer.core._validate import check_choice, check_float, check_int
+from explorer.core._types import BoolArray, FloatArray
+from explorer.core._validate import MAX_THRESHOLD, check_choice, check_float, check_int
 from explorer.core.clip import clip_rows
 
 X0 = 0.5  # the initial state
@@ -36,12 +37,13 @@ MAX_SEQ_LEN = 1000
 MAX_PARAMETER = 1e6  # |w|, |b| of a start
 MAX_LR = 1e6
 MAX_STEPS = 100_000
-MAX_THRESHOLD = 1e30
 CLIFF_METHODS = ("global_norm", "norm", "value", "pascanu")  # clip_rows, torch semantics
 _TORCH_PATH_SIZE = 4096  # grids at least this large take the torch, forward-derivative path
 
 
-def cliff_loss(w: Any, b: Any, seq_len: int = 50) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def cliff_loss(
+    w: npt.ArrayLike, b: npt.ArrayLike, seq_len: int = 50
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Loss, dL/dw and dL/db of the one-unit net, with the broadcast shape of ``w`` and ``b``.
 
     Values are float64. Where the gradient overflows it is inf or NaN, as data.
@@ -61,10 +63,10 @@ class CliffSurface:
     """The loss and gradient norm over a (w, b) grid: index [i, j] is (b[i], w[j])."""
 
     seq_len: int
-    w: np.ndarray  # (nw,)
-    b: np.ndarray  # (nb,)
-    loss: np.ndarray  # (nb, nw)
-    grad_norm: np.ndarray  # (nb, nw), the L2 norm of (dL/dw, dL/db)
+    w: FloatArray  # (nw,)
+    b: FloatArray  # (nb,)
+    loss: FloatArray  # (nb, nw)
+    grad_norm: FloatArray  # (nb, nw), the L2 norm of (dL/dw, dL/db)
 
 
 def cliff_surface(
@@ -93,25 +95,27 @@ class CliffDescent:
     lr: float
     clip_threshold: float | None
     method: str
-    trajectories: np.ndarray  # (runs, steps + 1, 2)
-    losses: np.ndarray  # (runs, steps + 1)
-    grad_norms: np.ndarray  # (runs, steps + 1), L2 norm before clipping (torch's total norm)
-    clipped: np.ndarray  # (runs, steps) bool: step k was clipped
+    trajectories: FloatArray  # (runs, steps + 1, 2)
+    losses: FloatArray  # (runs, steps + 1)
+    grad_norms: FloatArray  # (runs, steps + 1), L2 norm before clipping (torch's total norm)
+    clipped: BoolArray  # (runs, steps) bool: step k was clipped
 
     @property
-    def step_lengths(self) -> np.ndarray:
+    def step_lengths(self) -> FloatArray:
         """(runs, steps): how far each step moved in (w, b)."""
-        return np.hypot(*np.moveaxis(np.diff(self.trajectories, axis=1), -1, 0))
+        lengths: FloatArray = np.hypot(*np.moveaxis(np.diff(self.trajectories, axis=1), -1, 0))
+        return lengths
 
-    def thrown(self, w_range: tuple[float, float], b_range: tuple[float, float]) -> np.ndarray:
+    def thrown(self, w_range: tuple[float, float], b_range: tuple[float, float]) -> BoolArray:
         """(runs,) bool: the run left the (w, b) box, or overflowed, at some step."""
         w, b = np.moveaxis(self.trajectories, -1, 0)
         inside = (w >= w_range[0]) & (w <= w_range[1]) & (b >= b_range[0]) & (b <= b_range[1])
-        return ~inside.all(axis=1)
+        left: BoolArray = ~inside.all(axis=1)
+        return left
 
 
 def cliff_descent(
-    start: Any,
+    start: npt.ArrayLike,
     lr: float,
     steps: int,
     clip_threshold: float | None = None,
@@ -133,7 +137,7 @@ def cliff_descent(
 
 
 def cliff_descents(
-    start: Any,
+    start: npt.ArrayLike,
     lr: float,
     steps: int,
     clip_threshold: float,
@@ -145,17 +149,28 @@ def cliff_descents(
     clip_threshold = _check_threshold(clip_threshold)
     runs = len(starts)
     clip = np.arange(2 * runs) >= runs
-    both = _descend(
+    trajectories, losses, grad_norms, clipped_steps = _descend(
         np.concatenate([starts, starts]), lr, steps, clip, clip_threshold, method, seq_len
     )
-    unclipped = CliffDescent(seq_len, lr, None, method, *(array[:runs] for array in both))
-    clipped = CliffDescent(seq_len, lr, clip_threshold, method, *(array[runs:] for array in both))
-    return unclipped, clipped
+
+    def rows(part: slice, threshold: float | None) -> CliffDescent:
+        return CliffDescent(
+            seq_len,
+            lr,
+            threshold,
+            method,
+            trajectories[part],
+            losses[part],
+            grad_norms[part],
+            clipped_steps[part],
+        )
+
+    return rows(slice(None, runs), None), rows(slice(runs, None), clip_threshold)
 
 
 def _check_descent(
-    start: Any, lr: float, steps: int, method: str, seq_len: int
-) -> tuple[np.ndarray, float, int, str, int]:
+    start: npt.ArrayLike, lr: float, steps: int, method: str, seq_len: int
+) -> tuple[FloatArray, float, int, str, int]:
     starts = _real_array("start", start)
     if starts.shape[-1:] != (2,) or starts.ndim > 2:
         raise ValueError(
@@ -182,14 +197,14 @@ def _check_threshold(clip_threshold: float) -> float:
 
 
 def _descend(
-    starts: np.ndarray,
+    starts: FloatArray,
     lr: float,
     steps: int,
-    clip: np.ndarray,
+    clip: BoolArray,
     clip_threshold: float,
     method: str,
     seq_len: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[FloatArray, FloatArray, FloatArray, BoolArray]:
     """The descent loop; runs where ``clip`` is True have their gradients clipped."""
     runs = len(starts)
     trajectories = np.empty((runs, steps + 1, 2))
@@ -216,7 +231,7 @@ def _descend(
     return trajectories, losses, grad_norms, clipped
 
 
-def _real_array(name: str, value: Any) -> np.ndarray:
+def _real_array(name: str, value: npt.ArrayLike) -> FloatArray:
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -224,7 +239,7 @@ def _real_array(name: str, value: Any) -> np.ndarray:
     return array
 
 
-def _check_range(name: str, pair: Any) -> tuple[float, float]:
+def _check_range(name: str, pair: tuple[float, float]) -> tuple[float, float]:
     low, high = (check_float(name, value, -MAX_PARAMETER, MAX_PARAMETER) for value in pair)
     if not low < high:
         raise ValueError(f"{name} must be (low, high) with low < high, got {pair!r}")
@@ -232,8 +247,8 @@ def _check_range(name: str, pair: Any) -> tuple[float, float]:
 
 
 def _loss_forward_derivatives(
-    weight: np.ndarray, bias: np.ndarray, seq_len: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    weight: FloatArray, bias: FloatArray, seq_len: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Carry x_t and d x_t / d(w, b) forward, one step after another, for a large grid."""
     w = torch.from_numpy(np.ascontiguousarray(weight))
     b = torch.from_numpy(np.ascontiguousarray(bias))
@@ -253,7 +268,7 @@ def _loss_forward_derivatives(
 
 def _loss_and_gradient(
     x: torch.Tensor, dx_dw: torch.Tensor, dx_db: torch.Tensor
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     y = torch.sigmoid(x)
     error = y - TARGET
     dloss_dx = 2.0 * error * (y - y * y)
@@ -261,8 +276,8 @@ def _loss_and_gradient(
 
 
 def _loss_backprop(
-    weight: np.ndarray, bias: np.ndarray, seq_len: int
-) -> tuple[np.ndarray, np.ndarray]:
+    weight: FloatArray, bias: FloatArray, seq_len: int
+) -> tuple[FloatArray, FloatArray]:
     """(runs,) arrays in: the loss (runs,) and the gradient (runs, 2) = (dL/dw, dL/db).
 
     The tanh recursion runs forward, then one cumulative product backward. Call it inside

@@ -53,19 +53,23 @@ AGC (Brock et al. 2021) clips each unit's gradient to ``threshold`` times that u
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol, TypeAlias, cast
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch.utils._foreach_utils import _group_tensors_by_device_and_dtype
 
-from explorer.core._validate import check_choice, check_float
+from explorer.core._types import AnyFloatArray, BoolArray, FloatArray
+from explorer.core._validate import MAX_THRESHOLD, check_choice, check_float
 
 METHODS = ("value", "norm", "global_norm", "agc", "pascanu")
+# The methods whose threshold bounds a norm (of each tensor, or of all of them together); "value"
+# bounds each entry and "agc" is a ratio to the weights' norm.
+NORM_METHODS = ("norm", "global_norm", "pascanu")
 SEMANTICS = ("torch", "keras", "optax")
-MAX_THRESHOLD = 1e30
 TORCH_EPS = 1e-6  # clip_grad_norm_'s epsilon in max_norm / (norm + 1e-6)
 AGC_DIV_EPS = 1e-6  # timm's and optax's guard against a zero gradient norm in AGC
 TORCH_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -92,6 +96,10 @@ LIBRARY_CALLS = {
     **{("pascanu", name): "Pascanu et al. 2013, Algorithm 1" for name in SEMANTICS},
 }
 
+# What clip_gradients takes as gradients (and AGC's weights): a tensor, an array, or a sequence of
+# them; a flat sequence of numbers is one vector.
+Tensors: TypeAlias = torch.Tensor | npt.ArrayLike | Sequence[torch.Tensor | npt.ArrayLike]
+
 
 class NonFiniteNormError(RuntimeError):
     """torch's ``error_if_nonfinite=True`` refusal: the total norm is inf or NaN."""
@@ -114,14 +122,14 @@ class ClipResult:
     threshold: float
     norm_type: float
     library_call: str
-    original: tuple[np.ndarray, ...]
-    grads: tuple[np.ndarray, ...]  # the clipped gradients
+    original: tuple[AnyFloatArray, ...]
+    grads: tuple[AnyFloatArray, ...]  # the clipped gradients
     norm_before: float  # what torch's clip_grad_norm_ returns, for the torch semantics
     norm_after: float
-    tensor_norms_before: np.ndarray  # (tensors,)
-    tensor_norms_after: np.ndarray
-    coefficients: np.ndarray  # (tensors,) the multiplier applied to each tensor, NaN if none
-    clipped_tensors: np.ndarray  # (tensors,) bool: the rule chose to clip (or NaN forced it)
+    tensor_norms_before: FloatArray  # (tensors,)
+    tensor_norms_after: FloatArray
+    coefficients: FloatArray  # (tensors,) the multiplier applied to each tensor, NaN if none
+    clipped_tensors: BoolArray  # (tensors,) bool: the rule chose to clip (or NaN forced it)
     cosine: float  # between the original and clipped gradients, all tensors flattened together
     dtypes: tuple[str, ...] = ()  # (tensors,) the torch dtype of each, e.g. "bfloat16"
 
@@ -146,11 +154,11 @@ class ClipResult:
 
 
 def clip_gradients(
-    grads: Any,
+    grads: Tensors,
     method: str = "global_norm",
     threshold: float = 1.0,
     semantics: str = "torch",
-    params: Any = None,
+    params: Tensors | None = None,
     *,
     norm_type: float = 2.0,
     error_if_nonfinite: bool = False,
@@ -227,7 +235,7 @@ def clip_in_place(
     *,
     norm_type: float = 2.0,
     eps: float = 1e-3,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[FloatArray, BoolArray]:
     """Clip the tensors ``grads`` in place with torch's semantics, as a training step does.
 
     The same rules and checks as ``clip_gradients(..., semantics="torch")`` (equal to
@@ -297,7 +305,7 @@ def _check_error_if_nonfinite(error_if_nonfinite: bool, method: str, semantics: 
 
 
 def _as_tensors(
-    name: str, values: Any, semantics: str, like: Sequence[torch.Tensor] | None = None
+    name: str, values: object, semantics: str, like: Sequence[torch.Tensor] | None = None
 ) -> list[torch.Tensor]:
     """Detached CPU copies of floating tensors the semantics takes.
 
@@ -305,7 +313,12 @@ def _as_tensors(
     at least one tensor, all float32 or all float64. ``like`` (the grads) demands the same count
     and shapes and converts each tensor to its grad's dtype.
     """
-    items = [values] if isinstance(values, (torch.Tensor, np.ndarray)) else list(values)
+    if isinstance(values, (torch.Tensor, np.ndarray)):
+        items: list[object] = [values]
+    elif isinstance(values, Iterable):
+        items = list(values)
+    else:
+        raise ValueError(f"{name} must be a tensor, an array or a sequence of them, got {values!r}")
     if items and not isinstance(items[0], (torch.Tensor, np.ndarray, Sequence)):
         items = [values]  # a flat list of numbers is one vector
     if not items and semantics != "torch":
@@ -341,7 +354,7 @@ def _check_dtypes(name: str, tensors: Sequence[torch.Tensor], semantics: str) ->
         )
 
 
-def _from_array(name: str, item: Any) -> torch.Tensor:
+def _from_array(name: str, item: object) -> torch.Tensor:
     array = np.asarray(item)
     if array.dtype.kind in "iub":
         array = array.astype(np.float64)
@@ -350,7 +363,7 @@ def _from_array(name: str, item: Any) -> torch.Tensor:
     return torch.from_numpy(np.array(array, copy=True))
 
 
-def _to_numpy(tensor: torch.Tensor) -> np.ndarray:
+def _to_numpy(tensor: torch.Tensor) -> AnyFloatArray:
     """The tensor as an array; bfloat16, which numpy lacks, as float32 (exact)."""
     return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
 
@@ -369,17 +382,20 @@ def _check_optax_units(tensors: Sequence[torch.Tensor]) -> None:
 def _dtype_groups(tensors: Sequence[torch.Tensor]) -> list[list[torch.Tensor]]:
     """The tensors grouped by device and dtype, in torch's order (clip_grad_norm_ does this)."""
     grouped = _group_tensors_by_device_and_dtype([list(tensors)])
-    return [group for (group,), _ in grouped.values()]
+    # torch types the groups as lists of Optional[Tensor] (it also groups optional state such as
+    # an optimizer's); given only tensors, as here, it returns only tensors
+    return [cast(list[torch.Tensor], group) for (group,), _ in grouped.values()]
 
 
 def _torch_total_norm(tensors: Sequence[torch.Tensor], norm_type: float) -> torch.Tensor:
     """torch's _get_total_norm on CPU: foreach norms per dtype group, then their norm."""
     if not tensors:
         return torch.tensor(0.0)
-    norms = []
+    norms: list[torch.Tensor] = []
     for group in _dtype_groups(tensors):
         norms.extend(torch._foreach_norm(group, norm_type))
-    return torch.linalg.vector_norm(torch.stack(norms), norm_type)
+    total: torch.Tensor = torch.linalg.vector_norm(torch.stack(norms), norm_type)
+    return total
 
 
 def _total_norm(tensors: Sequence[torch.Tensor], semantics: str, norm_type: float) -> torch.Tensor:
@@ -397,7 +413,7 @@ def _total_norm(tensors: Sequence[torch.Tensor], semantics: str, norm_type: floa
 
 def _global_norm(
     tensors: Sequence[torch.Tensor], semantics: str, norm_type: float
-) -> tuple[float, np.ndarray]:
+) -> tuple[float, FloatArray]:
     """The semantics' global norm and the per-tensor norms, as float64."""
     per_tensor = [float(torch.linalg.vector_norm(tensor, norm_type)) for tensor in tensors]
     total = float(_total_norm(tensors, semantics, norm_type))
@@ -416,15 +432,30 @@ def _cosine(original: Sequence[torch.Tensor], clipped: Sequence[torch.Tensor]) -
     return float(torch.dot(first, second)) / scale
 
 
-# Each rule clips ``grads`` in place and returns (multiplier per tensor, clipped per tensor).
-Rule = Callable[..., tuple[list[float], list[bool]]]
+# What each rule returns: the multiplier applied to each tensor and whether each was clipped.
+Clipping: TypeAlias = tuple[list[float], list[bool]]
+
+
+class Rule(Protocol):
+    """A rule clips ``grads`` in place; it takes every option and uses those it needs."""
+
+    def __call__(
+        self,
+        grads: list[torch.Tensor],
+        threshold: float,
+        *,
+        norm_type: float,
+        weights: list[torch.Tensor] | None,
+        eps: float,
+        error_if_nonfinite: bool,
+    ) -> Clipping: ...
 
 
 def _scalar(value: torch.Tensor) -> float:
     return float(value)
 
 
-def _value_rule(grads: list[torch.Tensor], threshold: float, **_: Any) -> tuple[list, list]:
+def _value_rule(grads: list[torch.Tensor], threshold: float, **_: object) -> Clipping:
     """clip_grad_value_ / clipvalue / optax.clip: clamp to [-t, t]; NaN stays NaN."""
     clipped = [bool((grad.abs() > threshold).any()) for grad in grads]
     for group in _dtype_groups(grads):
@@ -440,11 +471,12 @@ def _torch_norm_rule(
     norm_type: float,
     per_tensor: bool,
     error_if_nonfinite: bool = False,
-    **_: Any,
-) -> tuple[list, list]:
+    **_: object,
+) -> Clipping:
     """clip_grad_norm_: coefficient t / (norm + 1e-6), clamped to 1, always multiplied in."""
     calls = [[grad] for grad in grads] if per_tensor else [grads] if grads else []
-    coefficients, clipped = [], []
+    coefficients: list[float] = []
+    clipped: list[bool] = []
     for call in calls:
         total = _torch_total_norm(call, norm_type)
         if error_if_nonfinite and not bool(torch.isfinite(total)):
@@ -460,9 +492,10 @@ def _torch_norm_rule(
     return coefficients, clipped
 
 
-def _keras_norm_rule(grads: list[torch.Tensor], threshold: float, **_: Any) -> tuple[list, list]:
+def _keras_norm_rule(grads: list[torch.Tensor], threshold: float, **_: object) -> Clipping:
     """keras clipnorm, per variable: g * c / max(norm, c), applied whether or not norm > c."""
-    coefficients, clipped = [], []
+    coefficients: list[float] = []
+    clipped: list[bool] = []
     for grad in grads:
         squares = torch.sum(grad * grad)
         positive = squares > 0
@@ -475,7 +508,7 @@ def _keras_norm_rule(grads: list[torch.Tensor], threshold: float, **_: Any) -> t
     return coefficients, clipped
 
 
-def _keras_global_rule(grads: list[torch.Tensor], threshold: float, **_: Any) -> tuple[list, list]:
+def _keras_global_rule(grads: list[torch.Tensor], threshold: float, **_: object) -> Clipping:
     """keras global_clipnorm: scale c * min(1/norm, 1/c) + (norm - norm), always multiplied."""
     norm = _total_norm(grads, "keras", 2.0)
     inverse = torch.tensor(1.0 / threshold, dtype=norm.dtype)
@@ -485,7 +518,7 @@ def _keras_global_rule(grads: list[torch.Tensor], threshold: float, **_: Any) ->
     return [_scalar(scale)] * len(grads), [not bool(norm <= threshold)] * len(grads)
 
 
-def _optax_global_rule(grads: list[torch.Tensor], threshold: float, **_: Any) -> tuple[list, list]:
+def _optax_global_rule(grads: list[torch.Tensor], threshold: float, **_: object) -> Clipping:
     """optax.clip_by_global_norm: untouched if norm < t, else (g / norm) * t (NaN clips)."""
     norm = _total_norm(grads, "optax", 2.0)
     if bool(norm < threshold):
@@ -495,7 +528,7 @@ def _optax_global_rule(grads: list[torch.Tensor], threshold: float, **_: Any) ->
     return [threshold / _scalar(norm)] * len(grads), [True] * len(grads)
 
 
-def _pascanu_rule(grads: list[torch.Tensor], threshold: float, **_: Any) -> tuple[list, list]:
+def _pascanu_rule(grads: list[torch.Tensor], threshold: float, **_: object) -> Clipping:
     """Pascanu et al. 2013, Algorithm 1: if ||g|| >= t then g <- (t / ||g||) g."""
     norm = _total_norm(grads, "torch", 2.0)
     if not grads or not bool(norm >= threshold):  # NaN compares False: g is left alone
@@ -506,13 +539,22 @@ def _pascanu_rule(grads: list[torch.Tensor], threshold: float, **_: Any) -> tupl
     return [_scalar(multiplier)] * len(grads), [True] * len(grads)
 
 
+def _agc_weights(weights: list[torch.Tensor] | None) -> list[torch.Tensor]:
+    """AGC's weights (clip_gradients and clip_in_place refuse method 'agc' without them)."""
+    if weights is None:
+        raise ValueError("params must be given for method='agc': the weights, one per grad")
+    return weights
+
+
 def _timm_unitwise_norm(tensor: torch.Tensor, norm_type: float) -> torch.Tensor:
     """timm's unit norms: the whole of a tensor with ndim <= 1, else each row (all dims but 0)."""
     if tensor.ndim <= 1:
-        return torch.linalg.vector_norm(tensor, norm_type)
-    return torch.linalg.vector_norm(
+        whole: torch.Tensor = torch.linalg.vector_norm(tensor, norm_type)
+        return whole
+    rows: torch.Tensor = torch.linalg.vector_norm(
         tensor, norm_type, dim=tuple(range(1, tensor.ndim)), keepdim=True
     )
+    return rows
 
 
 def _optax_unitwise_norm(tensor: torch.Tensor) -> torch.Tensor:
@@ -533,15 +575,15 @@ def _timm_agc_rule(
     grads: list[torch.Tensor],
     threshold: float,
     *,
-    weights: list[torch.Tensor],
+    weights: list[torch.Tensor] | None,
     eps: float,
     norm_type: float,
-    **_: Any,
-) -> tuple[list, list]:
+    **_: object,
+) -> Clipping:
     """timm's adaptive_clip_grad: p_norm.clamp_(min=eps).mul_(clip_factor); a unit whose
     gradient norm is not below it becomes g * (max_norm / g_norm.clamp(min=1e-6))."""
-    clipped = []
-    for grad, weight in zip(grads, weights, strict=True):
+    clipped: list[bool] = []
+    for grad, weight in zip(grads, _agc_weights(weights), strict=True):
         max_norm = _timm_unitwise_norm(weight, norm_type).clamp_(min=eps).mul_(threshold)
         grad_norm = _timm_unitwise_norm(grad, norm_type)
         scaled = grad * (max_norm / grad_norm.clamp(min=AGC_DIV_EPS))
@@ -555,14 +597,14 @@ def _optax_agc_rule(
     grads: list[torch.Tensor],
     threshold: float,
     *,
-    weights: list[torch.Tensor],
+    weights: list[torch.Tensor] | None,
     eps: float,
-    **_: Any,
-) -> tuple[list, list]:
+    **_: object,
+) -> Clipping:
     """optax.adaptive_grad_clip: max_norm = clipping * max(p_norm, eps); unitwise_clip keeps g
     where g_norm < max_norm, else g * (max_norm / max(g_norm, 1e-6))."""
-    clipped = []
-    for grad, weight in zip(grads, weights, strict=True):
+    clipped: list[bool] = []
+    for grad, weight in zip(grads, _agc_weights(weights), strict=True):
         floor = torch.tensor(eps, dtype=weight.dtype)
         max_norm = threshold * torch.maximum(_optax_unitwise_norm(weight), floor)
         grad_norm = _optax_unitwise_norm(grad)
@@ -573,13 +615,47 @@ def _optax_agc_rule(
     return [math.nan] * len(grads), clipped
 
 
+def _torch_per_tensor_rule(
+    grads: list[torch.Tensor],
+    threshold: float,
+    *,
+    norm_type: float,
+    error_if_nonfinite: bool = False,
+    **_: object,
+) -> Clipping:
+    """clip_grad_norm_ called on each tensor alone."""
+    return _torch_norm_rule(
+        grads,
+        threshold,
+        norm_type=norm_type,
+        per_tensor=True,
+        error_if_nonfinite=error_if_nonfinite,
+    )
+
+
+def _torch_global_rule(
+    grads: list[torch.Tensor],
+    threshold: float,
+    *,
+    norm_type: float,
+    error_if_nonfinite: bool = False,
+    **_: object,
+) -> Clipping:
+    """clip_grad_norm_ called on all the tensors."""
+    return _torch_norm_rule(
+        grads,
+        threshold,
+        norm_type=norm_type,
+        per_tensor=False,
+        error_if_nonfinite=error_if_nonfinite,
+    )
+
+
 _RULES: dict[tuple[str, str], Rule] = {
     **{("value", name): _value_rule for name in SEMANTICS},
-    ("norm", "torch"): lambda grads, t, **kw: _torch_norm_rule(grads, t, per_tensor=True, **kw),
+    ("norm", "torch"): _torch_per_tensor_rule,
     ("norm", "keras"): _keras_norm_rule,
-    ("global_norm", "torch"): lambda grads, t, **kw: _torch_norm_rule(
-        grads, t, per_tensor=False, **kw
-    ),
+    ("global_norm", "torch"): _torch_global_rule,
     ("global_norm", "keras"): _keras_global_rule,
     ("global_norm", "optax"): _optax_global_rule,
     ("agc", "torch"): _timm_agc_rule,
@@ -589,8 +665,8 @@ _RULES: dict[tuple[str, str], Rule] = {
 
 
 def clip_rows(
-    gradients: np.ndarray, method: str, threshold: float, norms: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+    gradients: FloatArray, method: str, threshold: float, norms: FloatArray | None = None
+) -> tuple[FloatArray, BoolArray]:
     """Clip each row of a (runs, k) float64 array as torch clips k scalar parameters.
 
     Row r gives what ``clip_gradients(list(gradients[r]), method, threshold)`` gives (torch
@@ -601,15 +677,19 @@ def clip_rows(
     magnitudes = np.abs(gradients)
     with np.errstate(all="ignore"):
         if method == "value":
-            return np.clip(gradients, -threshold, threshold), (magnitudes > threshold).any(axis=1)
+            # numpy types a reduction over an axis as a scalar or an array: (runs, k) gives (runs,)
+            clipped = cast(BoolArray, (magnitudes > threshold).any(axis=1))
+            return np.clip(gradients, -threshold, threshold), clipped
         # torch evaluates float / tensor as float * reciprocal(tensor): so do we, to the bit
         if method == "norm":  # each scalar is its own tensor: torch's coefficient per entry
             coefficient = np.minimum(threshold * (1.0 / (magnitudes + TORCH_EPS)), 1.0)
             return gradients * coefficient, ~(coefficient == 1.0).all(axis=1)
         # torch's 2-norm accumulates with fused multiply-adds; numpy has none, so ask torch
         if norms is None:
-            norms = torch.linalg.vector_norm(torch.from_numpy(gradients), dim=1, keepdim=True)
-        total = np.asarray(norms)
+            rows = torch.from_numpy(gradients)
+            total: FloatArray = torch.linalg.vector_norm(rows, dim=1, keepdim=True).numpy()
+        else:
+            total = np.asarray(norms)
         if method == "global_norm":
             coefficient = np.minimum(threshold * (1.0 / (total + TORCH_EPS)), 1.0)
             return gradients * coefficient, ~(coefficient == 1.0)[:, 0]

@@ -23,6 +23,8 @@ from functools import cache
 import numpy as np
 import torch
 
+from explorer.core._types import FloatArray, IndexArray
+
 # rescale at least this often, and whenever the Frobenius bound says the product may have grown
 # by more than 10^_MAX_LOG10_GROWTH since the last rescaling (float64 holds up to ~10^308)
 _RESCALE_EVERY = 8
@@ -37,7 +39,7 @@ def first_nonfinite_row(rows: torch.Tensor) -> int | None:
     return int(torch.nonzero(bad)[0, 0]) if bool(bad.any()) else None
 
 
-def spectral_norms(jacobians: torch.Tensor) -> np.ndarray:
+def spectral_norms(jacobians: torch.Tensor) -> FloatArray:
     """Spectral norm (largest singular value) of each matrix in a float64 stack; NaN where a
     matrix holds inf or NaN."""
     finite = torch.isfinite(jacobians).flatten(1).all(dim=1)
@@ -66,7 +68,7 @@ def backpropagate(jacobians: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
     return torch.stack(deltas[::-1])
 
 
-def log10_product_singular_values(jacobians: torch.Tensor) -> np.ndarray:
+def log10_product_singular_values(jacobians: torch.Tensor) -> FloatArray:
     """log10 singular values, largest first, of J[-1] @ ... @ J[0] for stacked ``jacobians``.
 
     ``jacobians`` has shape (L, n, n) and is ordered first-applied first (J_1 .. J_L). A product
@@ -95,10 +97,11 @@ def log10_product_singular_values(jacobians: torch.Tensor) -> np.ndarray:
             growth_since_rescale = 0.0
     singular = torch.linalg.svdvals(product).numpy()
     with np.errstate(divide="ignore"):
-        return np.log10(singular) + log10_scale
+        log10_singular: FloatArray = np.log10(singular) + log10_scale
+    return log10_singular
 
 
-def log10_product_spectrum(jacobians: torch.Tensor) -> np.ndarray:
+def log10_product_spectrum(jacobians: torch.Tensor) -> FloatArray:
     """log10 of every singular value of J[-1] @ ... @ J[0], largest first, each to float64's
     relative accuracy (checked against 400-digit arithmetic in the tests).
 
@@ -125,14 +128,15 @@ def log10_product_spectrum(jacobians: torch.Tensor) -> np.ndarray:
     return spectra if stack.ndim == 4 else spectra[0]
 
 
-def _structural_rank_loss(stacks: np.ndarray) -> np.ndarray:
+def _structural_rank_loss(stacks: FloatArray) -> IndexArray:
     """(B,) the most zero rows or zero columns any one factor of each product has."""
     zero_rows = (stacks == 0).all(axis=3).sum(axis=2)  # (B, L)
     zero_columns = (stacks == 0).all(axis=2).sum(axis=2)
-    return np.maximum(zero_rows, zero_columns).max(axis=1, initial=0)
+    lost: IndexArray = np.maximum(zero_rows, zero_columns).max(axis=1, initial=0)
+    return lost
 
 
-def _qr_product(stacks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _qr_product(stacks: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Each product of (B, L, n, n) ``stacks`` as Q diag(exp(log_d)) U; returns log_d (B, n) and
     U (B, n, n). Q is dropped: it does not change the singular values."""
     batch, _, size, _ = stacks.shape
@@ -158,7 +162,7 @@ def _qr_product(stacks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return log_d, rows
 
 
-def _graded_triangle(log_d: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _graded_triangle(log_d: FloatArray, rows: FloatArray) -> tuple[FloatArray, FloatArray]:
     """The same singular values as diag(d) U, as the rows of a graded triangle (log scales and
     unit rows): with U^T = Q R, diag(d) U = (R diag(d))^T Q^T, and row i of R diag(d) is
     d_i (R_ij d_j / d_i)_j with d_j / d_i <= 1. Rows of a strongly graded triangle are nearly
@@ -175,7 +179,7 @@ def _graded_triangle(log_d: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, n
 
 
 @cache
-def _round_robin(size: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+def _round_robin(size: int) -> tuple[tuple[IndexArray, IndexArray], ...]:
     """Pairs (i, j) of 0..size-1 in size-1 rounds of disjoint pairs: every pair once per sweep."""
     players = list(range(size + size % 2))
     count = len(players)
@@ -188,7 +192,7 @@ def _round_robin(size: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     return tuple(rounds)
 
 
-def _jacobi_log_singular_values(log_d: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def _jacobi_log_singular_values(log_d: FloatArray, rows: FloatArray) -> FloatArray:
     """Natural-log singular values, largest first, of diag(exp(log_d)) @ rows.
 
     One-sided Jacobi on the columns exp(log_d_j) v_j of rows^T diag(d): each column is kept as a

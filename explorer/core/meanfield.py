@@ -18,11 +18,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import overload
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
-from explorer.core._validate import check_choice, check_float, check_int
+from explorer.core._types import FloatArray
+from explorer.core._validate import check_choice, check_float, check_int, check_seed
 from explorer.core.nets import ACTIVATION_FUNCTIONS, ACTIVATIONS
 
 MAX_STD = 10.0  # q up to ~200: where the quadrature below is exact to float64
@@ -35,13 +38,13 @@ _WEIGHTS /= _WEIGHTS.sum()  # so that E[1] = 1 to the last bit
 _NEWTON_STEPS = 200
 
 
-def _tanh_terms(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _tanh_terms(x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     t = np.tanh(x)
     d = 1.0 - t * t
     return t, d, -2.0 * t * d  # phi, phi', phi''
 
 
-def _sigmoid_terms(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _sigmoid_terms(x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     s = 0.5 * (1.0 + np.tanh(0.5 * x))  # the logistic function without overflow
     d = s * (1.0 - s)
     return s, d, d * (1.0 - 2.0 * s)
@@ -50,12 +53,12 @@ def _sigmoid_terms(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 _SMOOTH = {"tanh": _tanh_terms, "sigmoid": _sigmoid_terms}
 
 
-def _expect(values: np.ndarray) -> np.ndarray:
+def _expect(values: FloatArray) -> FloatArray:
     """E over z ~ N(0, 1), for values tabulated at the nodes along the last axis."""
     return values @ _WEIGHTS
 
 
-def _q_star_smooth(activation: str, weight_var: np.ndarray, bias_var: np.ndarray) -> np.ndarray:
+def _q_star_smooth(activation: str, weight_var: FloatArray, bias_var: FloatArray) -> FloatArray:
     """The largest (stable) fixed point of the variance map, by Newton's method from above.
 
     The map q -> sigma_w^2 E[phi(sqrt(q) z)^2] + sigma_b^2 is concave for tanh and sigmoid, so
@@ -85,16 +88,29 @@ def _q_star_smooth(activation: str, weight_var: np.ndarray, bias_var: np.ndarray
     return q
 
 
+@overload
 def mean_field_chi(
-    weight_std: float | np.ndarray, bias_std: float | np.ndarray, activation: str = "tanh"
-) -> tuple[float | np.ndarray, float | np.ndarray]:
+    weight_std: float, bias_std: float, activation: str = "tanh"
+) -> tuple[float, float]: ...
+
+
+@overload
+def mean_field_chi(
+    weight_std: npt.ArrayLike, bias_std: npt.ArrayLike, activation: str = "tanh"
+) -> tuple[float | FloatArray, float | FloatArray]: ...
+
+
+def mean_field_chi(
+    weight_std: npt.ArrayLike, bias_std: npt.ArrayLike, activation: str = "tanh"
+) -> tuple[float | FloatArray, float | FloatArray]:
     """(chi_1, q*) of the mean-field theory for a random deep network.
 
     weight_std: sigma_w in [0, 10]; bias_std: sigma_b in [0, 10] (scalars or arrays that
     broadcast); activation: linear, tanh, relu or sigmoid. Where the variance map has no finite
     fixed point (linear or ReLU networks whose activations grow without bound) q* is inf; for ReLU
     at sigma_w^2 = 2 without bias every q is fixed and q* is NaN. chi_1 for ReLU and linear does not
-    depend on q*.
+    depend on q*. Two scalars give two floats, arrays (or an array and a scalar) two arrays of
+    their broadcast shape (floats if that shape is ()).
     """
     activation = check_choice("activation", activation, ACTIVATIONS)
     sigma_w = _check_stds("weight_std", weight_std)
@@ -115,7 +131,7 @@ def mean_field_chi(
     return chi, q
 
 
-def _check_stds(name: str, value: float | np.ndarray) -> np.ndarray:
+def _check_stds(name: str, value: npt.ArrayLike) -> FloatArray:
     if np.ndim(value) == 0:
         return np.asarray(check_float(name, value, 0.0, MAX_STD))
     array = np.asarray(value, dtype=np.float64)
@@ -132,17 +148,18 @@ class PhaseResult:
     depth: int
     width: int
     seed: int
-    weight_stds: np.ndarray  # (W,) sigma_w, the grid's columns
-    bias_stds: np.ndarray  # (B,) sigma_b, the grid's rows
-    log10_growth: np.ndarray  # (B, W) measured mean per-layer log10 growth of ||dL/da_l||
-    chi_1: np.ndarray  # (B, W) mean-field chi_1
-    q_star: np.ndarray  # (B, W) mean-field q*
+    weight_stds: FloatArray  # (W,) sigma_w, the grid's columns
+    bias_stds: FloatArray  # (B,) sigma_b, the grid's rows
+    log10_growth: FloatArray  # (B, W) measured mean per-layer log10 growth of ||dL/da_l||
+    chi_1: FloatArray  # (B, W) mean-field chi_1
+    q_star: FloatArray  # (B, W) mean-field q*
 
     @property
-    def theory_log10_growth(self) -> np.ndarray:
+    def theory_log10_growth(self) -> FloatArray:
         """(B, W) the theory's per-layer log10 growth of the gradient norm: log10(chi_1) / 2."""
         with np.errstate(divide="ignore"):
-            return 0.5 * np.log10(self.chi_1)
+            growth: FloatArray = 0.5 * np.log10(self.chi_1)
+        return growth
 
 
 MAX_PHASE_DEPTH = 500
@@ -152,8 +169,8 @@ MAX_GRID = 200
 
 def phase_diagram(
     activation: str = "tanh",
-    weight_stds: np.ndarray | None = None,
-    bias_stds: np.ndarray | None = None,
+    weight_stds: npt.ArrayLike | None = None,
+    bias_stds: npt.ArrayLike | None = None,
     depth: int = 50,
     width: int = 128,
     seed: int = 0,
@@ -168,7 +185,7 @@ def phase_diagram(
     activation = check_choice("activation", activation, ACTIVATIONS)
     depth = check_int("depth", depth, 4, MAX_PHASE_DEPTH)
     width = check_int("width", width, 1, MAX_PHASE_WIDTH)
-    seed = check_int("seed", seed, 0, 2**32 - 1)
+    seed = check_seed(seed)
     sigma_w = _grid("weight_stds", weight_stds, np.linspace(0.25, 4.0, 36))
     sigma_b = _grid("bias_stds", bias_stds, np.linspace(0.0, 1.0, 24))
 
@@ -190,17 +207,19 @@ def phase_diagram(
 @cache
 def _theory(
     activation: str, sigma_w: tuple[float, ...], sigma_b: tuple[float, ...]
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[FloatArray, FloatArray]:
     """(chi_1, q*) over the grid, kept: the same grid is asked for again as the panel's other
     settings change."""
-    chi, q = mean_field_chi(np.array(sigma_w)[None, :], np.array(sigma_b)[:, None], activation)
-    chi, q = np.asarray(chi), np.asarray(q)
+    chi_1, q_star = mean_field_chi(
+        np.array(sigma_w)[None, :], np.array(sigma_b)[:, None], activation
+    )
+    chi, q = np.asarray(chi_1), np.asarray(q_star)
     chi.flags.writeable = False
     q.flags.writeable = False
     return chi, q
 
 
-def _grid(name: str, values: np.ndarray | None, default: np.ndarray) -> np.ndarray:
+def _grid(name: str, values: npt.ArrayLike | None, default: FloatArray) -> FloatArray:
     grid = default if values is None else _check_stds(name, values)
     if grid.ndim != 1 or not 1 <= grid.size <= MAX_GRID:
         raise ValueError(f"{name} must be a 1-D grid of 1 to {MAX_GRID} values")
@@ -208,7 +227,9 @@ def _grid(name: str, values: np.ndarray | None, default: np.ndarray) -> np.ndarr
 
 
 @lru_cache(maxsize=2)  # a panel asks for the same draw as other settings change; keep few
-def _standard_draws(depth: int, width: int, seed: int) -> tuple[torch.Tensor, ...]:
+def _standard_draws(
+    depth: int, width: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """One draw of the network's randomness: (L, n, n) and (L, n) standard normals, an input of
     q_0 = 1 and a unit output gradient; shared by every grid cell."""
     rng = np.random.default_rng(seed)
@@ -221,12 +242,12 @@ def _standard_draws(depth: int, width: int, seed: int) -> tuple[torch.Tensor, ..
 
 def _measure_growth(
     activation: str,
-    sigma_w: np.ndarray,
-    sigma_b: np.ndarray,
+    sigma_w: FloatArray,
+    sigma_b: FloatArray,
     depth: int,
     width: int,
     seed: int,
-) -> np.ndarray:
+) -> FloatArray:
     """(B, W) mean log10 growth per layer of ||delta_l|| over layers depth/2 .. depth."""
     phi = ACTIVATION_FUNCTIONS[activation]
     matrices, biases, inputs, gradient = _standard_draws(depth, width, seed)

@@ -22,13 +22,20 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import SupportsFloat, TypeAlias
 
 import numpy as np
 import torch
 
-from explorer.core._validate import check_choice, check_float
-from explorer.core.clip import MAX_THRESHOLD, METHODS, clip_in_place
+from explorer.core._types import BoolArray, FloatArray
+from explorer.core._validate import MAX_THRESHOLD, check_choice, check_float
+from explorer.core.clip import METHODS, clip_in_place
+
+# What GradientRecorder watches: a module (its parameters that require grad), one tensor, or
+# tensors, named or not (named ones as ``model.named_parameters()`` gives them).
+Parameters: TypeAlias = (
+    torch.nn.Module | torch.Tensor | Iterable[torch.Tensor] | Iterable[tuple[str, torch.Tensor]]
+)
 
 
 @dataclass(frozen=True)
@@ -43,14 +50,14 @@ class GradientHistory:
     """
 
     names: tuple[str, ...]
-    losses: np.ndarray  # (steps,) NaN where no loss was given
-    loss_given: np.ndarray  # (steps,) bool
-    grad_norms: np.ndarray  # (steps,)
-    grad_norms_after: np.ndarray  # (steps,)
-    param_grad_norms: np.ndarray  # (steps, tensors) before clipping
-    param_norms: np.ndarray  # (steps, tensors)
-    clip_coefficients: np.ndarray  # (steps, tensors)
-    clipped: np.ndarray  # (steps,) bool: clipping changed the gradient at this step
+    losses: FloatArray  # (steps,) NaN where no loss was given
+    loss_given: BoolArray  # (steps,) bool
+    grad_norms: FloatArray  # (steps,)
+    grad_norms_after: FloatArray  # (steps,)
+    param_grad_norms: FloatArray  # (steps, tensors) before clipping
+    param_norms: FloatArray  # (steps, tensors)
+    clip_coefficients: FloatArray  # (steps, tensors)
+    clipped: BoolArray  # (steps,) bool: clipping changed the gradient at this step
     clip_method: str | None
     clip_threshold: float | None
 
@@ -79,29 +86,37 @@ class GradientHistory:
         return float(finite.max()) if finite.size else math.nan
 
 
-def _named_parameters(source: Any) -> list[tuple[str, torch.Tensor]]:
+def _named_parameters(source: object) -> list[tuple[str, torch.Tensor]]:
     """(name, tensor) pairs from a module, a tensor, or an iterable of tensors or (name, tensor)."""
     if isinstance(source, torch.Tensor):  # as clip_grad_norm_ takes a lone tensor
         source = [source]
     if isinstance(source, torch.nn.Module):
-        named = [(name, p) for name, p in source.named_parameters() if p.requires_grad]
+        pairs: list[object] = [
+            (name, p) for name, p in source.named_parameters() if p.requires_grad
+        ]
     else:
         items = list(source) if isinstance(source, Iterable) else []
-        named = [
+        pairs = [
             item if isinstance(item, tuple) else (f"param{index}", item)
             for index, item in enumerate(items)
         ]
-    if not named or not all(
-        isinstance(name, str) and isinstance(p, torch.Tensor) for name, p in named
-    ):
-        raise ValueError(
-            "parameters must be a torch module or an iterable of tensors or (name, tensor) pairs,"
-            " with at least one tensor"
-        )
+    refused = ValueError(
+        "parameters must be a torch module or an iterable of tensors or (name, tensor) pairs,"
+        " with at least one tensor"
+    )
+    named: list[tuple[str, torch.Tensor]] = []
+    for pair in pairs:
+        match pair:
+            case (str() as name, torch.Tensor() as tensor):
+                named.append((name, tensor))
+            case _:
+                raise refused
+    if not named:
+        raise refused
     return named
 
 
-def gradient_norms(tensors: Iterable[torch.Tensor]) -> tuple[float, np.ndarray]:
+def gradient_norms(tensors: Iterable[torch.Tensor]) -> tuple[float, FloatArray]:
     """(global L2 norm, norm of each tensor's gradient), as ``clip_grad_norm_`` measures them.
 
     A tensor whose ``.grad`` is None counts as a zero gradient (torch leaves it out)."""
@@ -120,7 +135,7 @@ class GradientRecorder:
 
     def __init__(
         self,
-        parameters: Any,
+        parameters: Parameters,
         *,
         clip_method: str | None = None,
         clip_threshold: float | None = None,
@@ -128,22 +143,32 @@ class GradientRecorder:
         named = _named_parameters(parameters)
         self.names = tuple(name for name, _ in named)
         self.parameters = [p for _, p in named]
+        # (method, threshold) when clipping: a method always comes with its checked threshold
+        self._clipping: tuple[str, float] | None = None
         if clip_method is not None:
-            clip_method = check_choice("clip_method", clip_method, METHODS)
-            clip_threshold = check_float(
-                "clip_threshold", clip_threshold, 0.0, MAX_THRESHOLD, low_open=True
+            self._clipping = (
+                check_choice("clip_method", clip_method, METHODS),
+                check_float("clip_threshold", clip_threshold, 0.0, MAX_THRESHOLD, low_open=True),
             )
-        self.clip_method = clip_method
-        self.clip_threshold = clip_threshold if clip_method is not None else None
         self._rows: list[list[float]] = []
-        self._coefficients: list[np.ndarray] = []
+        self._coefficients: list[FloatArray] = []
         self._clipped: list[bool] = []
         self._loss_given: list[bool] = []
+
+    @property
+    def clip_method(self) -> str | None:
+        """The clip method, None when not clipping."""
+        return None if self._clipping is None else self._clipping[0]
+
+    @property
+    def clip_threshold(self) -> float | None:
+        """The clip threshold, None when not clipping (a threshold given without a method)."""
+        return None if self._clipping is None else self._clipping[1]
 
     def __len__(self) -> int:
         return len(self._rows)
 
-    def record(self, loss: Any = None) -> float:
+    def record(self, loss: SupportsFloat | None = None) -> float:
         """Measure this step's gradients (after ``backward``), clip them in place if a clip method
         was given, and return the global norm before clipping."""
         if isinstance(loss, torch.Tensor):
@@ -155,13 +180,12 @@ class GradientRecorder:
         coefficients = np.ones(len(self.parameters))
         clipped = False
         after = before
-        if self.clip_method is not None:
+        if self._clipping is not None:
+            method, threshold = self._clipping
             grads = [p.grad for p in self.parameters if p.grad is not None]
             params = [p for p in self.parameters if p.grad is not None]
             if grads:
-                applied, clipped_tensors = clip_in_place(
-                    grads, self.clip_method, self.clip_threshold, params
-                )
+                applied, clipped_tensors = clip_in_place(grads, method, threshold, params)
                 coefficients[[p.grad is not None for p in self.parameters]] = applied
                 clipped = bool(clipped_tensors.any())
                 after = gradient_norms(self.parameters)[0] if clipped else before

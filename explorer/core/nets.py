@@ -21,6 +21,7 @@ import torch
 INITS = ("identity", "gaussian", "orthogonal", "xavier", "he")
 ACTIVATIONS = ("linear", "tanh", "relu", "sigmoid")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+MAX_SCALE = 1e6  # the largest weight scale (the inits' gain), and input or bias scale
 
 
 @dataclass(frozen=True)

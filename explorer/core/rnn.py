@@ -24,18 +24,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from explorer.core._validate import check_choice, check_float, check_int
+from explorer.core._types import FloatArray
+from explorer.core._validate import check_choice, check_float, check_int, check_seed
 from explorer.core.cells import STEPS, RNNNetwork
 from explorer.core.linalg import backpropagate, first_nonfinite_row
-from explorer.core.nets import ACTIVATION_FUNCTIONS, ACTIVATIONS, DTYPES, init_weights
+from explorer.core.nets import ACTIVATION_FUNCTIONS, ACTIVATIONS, DTYPES, MAX_SCALE, init_weights
 
 CELLS = ("rnn", "lstm", "gru")
 RNN_INITS = ("identity", "gaussian", "orthogonal")
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # blocks of n rows in the recurrent matrix
 MAX_SEQ_LEN = 10_000
 MAX_HIDDEN = 1024
-MAX_SCALE = 1e6
-MAX_SEED = 2**32 - 1
 MAX_GATE_BIAS = 100.0
 # relative rounding of lambda_1 in each dtype: a few ulps times sqrt(n) for n up to 1024
 _PASCANU_RTOL = {"float32": 1e-5, "float64": 1e-13}
@@ -59,11 +58,11 @@ class RNNResult:
     input_scale: float
     seed: int
     gate_bias: float
-    delta_norms: np.ndarray  # (T+1,) ||dL/dh_k||; the last is the unit loss gradient
-    cell_delta_norms: np.ndarray | None  # (T+1,) LSTM: ||dL/dc_k|| with h_k held fixed
-    hidden_norms: np.ndarray  # (T+1,) ||h_k||
-    jacobian_norms: np.ndarray  # (T,) spectral norm of the step Jacobian ds_t/ds_{t-1}
-    weight_grad_contributions: np.ndarray  # (T,) Frobenius norm of step t's term of dL/dW
+    delta_norms: FloatArray  # (T+1,) ||dL/dh_k||; the last is the unit loss gradient
+    cell_delta_norms: FloatArray | None  # (T+1,) LSTM: ||dL/dc_k|| with h_k held fixed
+    hidden_norms: FloatArray  # (T+1,) ||h_k||
+    jacobian_norms: FloatArray  # (T,) spectral norm of the step Jacobian ds_t/ds_{t-1}
+    weight_grad_contributions: FloatArray  # (T,) Frobenius norm of step t's term of dL/dW
     weight_grad_norm: float  # Frobenius norm of dL/dW, the sum of those terms
     largest_singular_value: float | None  # plain cell: lambda_1 of W
     pascanu_threshold: float | None  # plain cell: 1 / gamma for the activation
@@ -82,11 +81,14 @@ class RNNResult:
         return float(self.delta_norms[0] / self.delta_norms[-1])
 
     @property
-    def log10_reference(self) -> np.ndarray | None:
+    def log10_reference(self) -> FloatArray | None:
         """(T+1,) log10 |w|^(T-k): exact for a plain linear cell with identity or orthogonal W."""
         if self.cell != "rnn" or self.activation != "linear" or self.init == "gaussian":
             return None
-        return (self.seq_len - np.arange(self.seq_len + 1)) * np.log10(self.weight_scale)
+        reference: FloatArray = (self.seq_len - np.arange(self.seq_len + 1)) * np.log10(
+            self.weight_scale
+        )
+        return reference
 
     @property
     def vanishing_guaranteed(self) -> bool | None:
@@ -177,7 +179,7 @@ def rnn_gradients(
     cell = check_choice("cell", cell, CELLS)
     dtype = check_choice("dtype", dtype, tuple(DTYPES))
     input_scale = check_float("input_scale", input_scale, 0.0, MAX_SCALE)
-    seed = check_int("seed", seed, 0, MAX_SEED)
+    seed = check_seed(seed)
 
     gate_bias = check_float("gate_bias", gate_bias, -MAX_GATE_BIAS, MAX_GATE_BIAS)
     network = rnn_network(

@@ -17,9 +17,10 @@ import numpy as np
 import torch
 
 from explorer.core import chain, rnn
-from explorer.core._validate import check_choice, check_float, check_int
+from explorer.core._types import FloatArray
+from explorer.core._validate import check_choice, check_float, check_int, check_seed
 from explorer.core.linalg import log10_product_spectrum
-from explorer.core.nets import ACTIVATIONS
+from explorer.core.nets import ACTIVATIONS, MAX_SCALE
 
 NETWORKS = ("deep", "recurrent")
 SPECTRUM_INITS = ("identity", "gaussian", "orthogonal")
@@ -38,7 +39,7 @@ class SpectrumResult:
     init: str
     activation: str
     seed: int
-    log10_singular_values: np.ndarray  # (width,) largest first; -inf for a lost direction
+    log10_singular_values: FloatArray  # (width,) largest first; -inf for a lost direction
 
     @property
     def log10_reference(self) -> float:
@@ -103,10 +104,10 @@ def jacobian_spectra(
     network = check_choice("network", network, NETWORKS)
     length = check_int("length", length, 1, MAX_LENGTH)
     width = check_int("width", width, 1, MAX_WIDTH)
-    weight_scale = check_float("weight_scale", weight_scale, 0.0, 1e6, low_open=True)
+    weight_scale = check_float("weight_scale", weight_scale, 0.0, MAX_SCALE, low_open=True)
     inits = tuple(check_choice("init", init, SPECTRUM_INITS) for init in inits)
     activation = check_choice("activation", activation, ACTIVATIONS)
-    seed = check_int("seed", seed, 0, 2**32 - 1)
+    seed = check_seed(seed)
     stacks = [
         _jacobians(network, length, width, weight_scale, init, activation, seed) for init in inits
     ]

@@ -25,20 +25,24 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 import torch
 
-from explorer.core._validate import check_choice, check_float, check_int
-from explorer.core.clip import MAX_THRESHOLD, METHODS
+from explorer.core._types import FloatArray
+from explorer.core._validate import MAX_THRESHOLD, check_choice, check_float, check_int, check_seed
+from explorer.core.clip import METHODS
 from explorer.core.monitor import GradientHistory, GradientRecorder
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing's own from Python 3.11
 
 SCENARIOS = ("regression", "adding")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 MAX_STEPS = 100_000
-MAX_SEED = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,48 @@ SCENARIO_DEFAULTS = {
 }
 
 
+class TrainerSettings(TypedDict):
+    """What a ``Trainer`` runs with (``Trainer.settings``), each as the trainer uses it.
+
+    ``momentum`` is the SGD momentum the optimizer holds (0.0 for plain "sgd", None for "adam",
+    which has none); ``clip_method`` and ``clip_threshold`` are None when the run is not clipped;
+    ``seq_len``, ``hidden_size`` and ``recurrent_scale`` are None for the regression scenario.
+    """
+
+    steps: int
+    optimizer: str
+    lr: float
+    momentum: float | None
+    clip_method: str | None
+    clip_threshold: float | None
+    batch_size: int
+    seq_len: int | None
+    hidden_size: int | None
+    recurrent_scale: float | None
+
+
+class RunOptions(TypedDict, total=False):
+    """``Trainer``'s keyword arguments but ``clip_method`` (for ``train_pair``)."""
+
+    clip_threshold: float | None
+    optimizer: str | None
+    lr: float | None
+    momentum: float | None
+    steps: int | None
+    batch_size: int | None
+    seq_len: int | None
+    hidden_size: int | None
+    recurrent_scale: float | None
+    seed: int
+    stop_on_nonfinite: bool
+
+
+class TrainerOptions(RunOptions, total=False):
+    """``Trainer``'s keyword arguments (for ``train``)."""
+
+    clip_method: str | None
+
+
 @dataclass(frozen=True)
 class TrainingHistory(GradientHistory):
     """A ``GradientHistory`` with the run's settings and how it ended.
@@ -108,7 +154,7 @@ def prepare_torch() -> None:
     import torch._dynamo  # noqa: F401
 
 
-def regression_data() -> tuple[np.ndarray, np.ndarray]:
+def regression_data() -> tuple[FloatArray, FloatArray]:
     """The tutorial's data: scikit-learn's ``make_regression(n_samples=1000, n_features=20,
     noise=0.1, random_state=1)`` (10 informative features), reproduced draw for draw."""
     x, y = _regression_arrays()
@@ -116,7 +162,7 @@ def regression_data() -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.cache
-def _regression_arrays() -> tuple[np.ndarray, np.ndarray]:
+def _regression_arrays() -> tuple[FloatArray, FloatArray]:
     samples, features, informative = 1000, 20, 10
     generator = np.random.RandomState(1)
     x = generator.standard_normal(size=(samples, features))
@@ -160,7 +206,8 @@ class RegressionMLP(torch.nn.Module):
             layer.bias.data.fill_(0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(torch.relu(self.fc1(x)))
+        output: torch.Tensor = self.fc2(torch.relu(self.fc1(x)))
+        return output
 
 
 class AddingRNN(torch.nn.Module):
@@ -171,41 +218,59 @@ class AddingRNN(torch.nn.Module):
         self.rnn = torch.nn.RNN(2, hidden_size, nonlinearity="tanh", batch_first=True)
         self.out = torch.nn.Linear(hidden_size, 1)
         with torch.no_grad():
-            self.rnn.weight_hh_l0.normal_(0.0, recurrent_scale / math.sqrt(hidden_size))
+            recurrent = self.rnn.get_parameter("weight_hh_l0")
+            recurrent.normal_(0.0, recurrent_scale / math.sqrt(hidden_size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         states, _ = self.rnn(x)
-        return self.out(states[:, -1])
+        output: torch.Tensor = self.out(states[:, -1])
+        return output
 
 
-def _check_settings(scenario: str, settings: dict[str, Any]) -> dict[str, Any]:
-    """The scenario's defaults with ``settings`` (None: default) laid over, validated."""
+def _check_settings(
+    scenario: str, clip_method: str | None, given: Mapping[str, object]
+) -> TrainerSettings:
+    """The scenario's defaults with ``given`` (None: default) laid over, validated, as the
+    trainer will use them (see ``TrainerSettings``)."""
     defaults = SCENARIO_DEFAULTS[scenario]
-    chosen = {
-        f.name: getattr(defaults, f.name) if settings.get(f.name) is None else settings[f.name]
-        for f in fields(Scenario)
-        if f.name != "title"
-    }
-    chosen["steps"] = check_int("steps", chosen["steps"], 1, MAX_STEPS)
-    chosen["optimizer"] = check_choice("optimizer", chosen["optimizer"], OPTIMIZERS)
-    chosen["lr"] = check_float("lr", chosen["lr"], 0.0, 100.0, low_open=True)
-    chosen["momentum"] = check_float("momentum", chosen["momentum"], 0.0, 0.999)
-    chosen["clip_threshold"] = check_float(
-        "clip_threshold", chosen["clip_threshold"], 0.0, MAX_THRESHOLD, low_open=True
+
+    def chosen(name: str) -> object:
+        value = given.get(name)
+        return getattr(defaults, name) if value is None else value
+
+    steps = check_int("steps", chosen("steps"), 1, MAX_STEPS)
+    optimizer = check_choice("optimizer", chosen("optimizer"), OPTIMIZERS)
+    lr = check_float("lr", chosen("lr"), 0.0, 100.0, low_open=True)
+    momentum = check_float("momentum", chosen("momentum"), 0.0, 0.999)
+    clip_threshold = check_float(
+        "clip_threshold", chosen("clip_threshold"), 0.0, MAX_THRESHOLD, low_open=True
     )
+    seq_len: int | None = None
+    hidden_size: int | None = None
+    recurrent_scale: float | None = None
     if scenario == "regression":
-        chosen["batch_size"] = check_int("batch_size", chosen["batch_size"], 1, 1000)
+        batch_size = check_int("batch_size", chosen("batch_size"), 1, 1000)
         for name in ("seq_len", "hidden_size", "recurrent_scale"):
-            if settings.get(name) is not None:
+            if given.get(name) is not None:
                 raise ValueError(f"{name} must be None for scenario 'regression': it has no RNN")
     else:
-        chosen["batch_size"] = check_int("batch_size", chosen["batch_size"], 1, 1024)
-        chosen["seq_len"] = check_int("seq_len", chosen["seq_len"], 2, 1000)
-        chosen["hidden_size"] = check_int("hidden_size", chosen["hidden_size"], 1, 512)
-        chosen["recurrent_scale"] = check_float(
-            "recurrent_scale", chosen["recurrent_scale"], 0.0, 10.0
-        )
-    return chosen
+        batch_size = check_int("batch_size", chosen("batch_size"), 1, 1024)
+        seq_len = check_int("seq_len", chosen("seq_len"), 2, 1000)
+        hidden_size = check_int("hidden_size", chosen("hidden_size"), 1, 512)
+        recurrent_scale = check_float("recurrent_scale", chosen("recurrent_scale"), 0.0, 10.0)
+    return TrainerSettings(
+        steps=steps,
+        optimizer=optimizer,
+        lr=lr,
+        # what the optimizer holds: "sgd" is SGD with momentum 0, Adam has no momentum setting
+        momentum=momentum if optimizer == "momentum" else 0.0 if optimizer == "sgd" else None,
+        clip_method=clip_method,
+        clip_threshold=None if clip_method is None else clip_threshold,
+        batch_size=batch_size,
+        seq_len=seq_len,
+        hidden_size=hidden_size,
+        recurrent_scale=recurrent_scale,
+    )
 
 
 class Trainer:
@@ -215,7 +280,7 @@ class Trainer:
     trains unclipped; otherwise one of ``METHODS``, with torch's semantics (``clip_in_place``).
     ``seed`` fixes the initial weights and the batches; two trainers that differ only in clipping
     start from the same weights and see the same batches. torch's global random state is left as
-    it was.
+    it was. ``settings`` holds the settings exactly as the run uses them (``TrainerSettings``).
     """
 
     def __init__(
@@ -237,10 +302,11 @@ class Trainer:
     ) -> None:
         self.scenario = check_choice("scenario", scenario, SCENARIOS)
         if clip_method is not None:
-            check_choice("clip_method", clip_method, METHODS)
-        self.seed = check_int("seed", seed, 0, MAX_SEED)
+            clip_method = check_choice("clip_method", clip_method, METHODS)
+        self.seed = check_seed(seed)
         self.settings = _check_settings(
             scenario,
+            clip_method,
             {
                 "clip_threshold": clip_threshold,
                 "optimizer": optimizer,
@@ -262,8 +328,8 @@ class Trainer:
         self.batches = torch.Generator().manual_seed(self.seed)
         self.recorder = GradientRecorder(
             self.model,
-            clip_method=clip_method,
-            clip_threshold=self.settings["clip_threshold"] if clip_method else None,
+            clip_method=self.settings["clip_method"],
+            clip_threshold=self.settings["clip_threshold"],
         )
         self.steps_done = 0
         self.stop_reason = "running"
@@ -275,21 +341,22 @@ class Trainer:
             self._y = torch.tensor(y, dtype=torch.float32)[:, None]
 
     def _build_model(self) -> torch.nn.Module:
-        if self.scenario == "regression":
+        hidden_size, scale = self.settings["hidden_size"], self.settings["recurrent_scale"]
+        if hidden_size is None or scale is None:  # the regression scenario: no RNN
             return RegressionMLP()
-        return AddingRNN(self.settings["hidden_size"], self.settings["recurrent_scale"])
+        return AddingRNN(hidden_size, scale)
 
     def _build_optimizer(self) -> torch.optim.Optimizer:
         params, lr = self.model.parameters(), self.settings["lr"]
-        name = self.settings["optimizer"]
-        if name == "adam":
+        momentum = self.settings["momentum"]
+        if momentum is None:  # adam
             return torch.optim.Adam(params, lr=lr)
-        momentum = self.settings["momentum"] if name == "momentum" else 0.0
         return torch.optim.SGD(params, lr=lr, momentum=momentum)
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.scenario == "adding":
-            return adding_batch(self.settings["batch_size"], self.settings["seq_len"], self.batches)
+        seq_len = self.settings["seq_len"]
+        if seq_len is not None:  # the adding problem
+            return adding_batch(self.settings["batch_size"], seq_len, self.batches)
         if not self._epoch:  # a new epoch, drawn as DataLoader(shuffle=True, generator=...) does
             samples = len(self._x)
             if self._epochs:  # RandomSampler's draw for the (empty) remainder of the last epoch
@@ -310,7 +377,7 @@ class Trainer:
         x, y = self._next_batch()
         self.optimizer.zero_grad()
         loss = torch.nn.functional.mse_loss(self.model(x), y)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         loss_value = loss.item()
         norm = self.recorder.record(loss_value)
         self.steps_done += 1
@@ -352,7 +419,7 @@ class Trainer:
         )
 
 
-def train(scenario: str = "regression", **settings: Any) -> TrainingHistory:
+def train(scenario: str = "regression", **settings: Unpack[TrainerOptions]) -> TrainingHistory:
     """Train ``scenario`` to the end (or to its first non-finite step) and return its history.
 
     ``settings`` are ``Trainer``'s keyword arguments."""
@@ -362,7 +429,7 @@ def train(scenario: str = "regression", **settings: Any) -> TrainingHistory:
 
 
 def train_pair(
-    scenario: str = "regression", clip_method: str | None = None, **settings: Any
+    scenario: str = "regression", clip_method: str | None = None, **settings: Unpack[RunOptions]
 ) -> tuple[TrainingHistory, TrainingHistory]:
     """(unclipped, clipped) training from the same initial weights on the same batches.
 
