@@ -40,7 +40,7 @@ def _fan(side: int) -> np.ndarray:
 
 
 def _panel_ms(panel, settings: dict, control: str, values: list, repeats: int) -> dict:
-    panel.set_values(**settings)
+    panel.set_state(settings)
     panel.figure.canvas.draw()
     cycle = itertools.cycle(values)
 

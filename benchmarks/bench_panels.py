@@ -33,7 +33,7 @@ from explorer.panels import spectrum as spectrum_module
 
 def _refresh_ms(panel, settings: dict, repeats: int) -> dict[str, float]:
     """Time panel refreshes at ``settings`` (alternating seeds so each one recomputes)."""
-    panel.set_values(**settings)
+    panel.set_state(settings)
     panel.figure.canvas.draw()
     seeds = iter(range(1, 10_000))
 

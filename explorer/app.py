@@ -1,12 +1,19 @@
 """The tabbed app: one tab per topic panel. Displayed inline in JupyterLab or served by Voila.
 
+The tabs come from ``PANELS``, a registry of panel classes; the App knows nothing else about them.
 Only the first tab's panel is built when the app is shown; the others are built the first time
 their tab is selected, so a page (and its kernel) is ready sooner and holds only what was used.
+A panel asks for another tab through ``Panel.open_in(key, state)`` (the phase diagram opens its
+chosen setting in the deep network): the App builds that panel, gives it the state through
+``set_state`` and shows its tab.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import html
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import ipywidgets as widgets
 
@@ -22,32 +29,45 @@ from explorer.panels import (
 )
 from explorer.panels.base import fill_tooltips
 
-DEEP = "Deep network"
-PHASE = "Phase diagram"
-PANELS: dict[str, type[Panel]] = {
-    DEEP: ChainPanel,
-    "Recurrent network": RNNPanel,
-    "Spectra": SpectrumPanel,
-    PHASE: PhasePanel,
-    "Clipping": ClipPanel,
-    "The cliff": CliffPanel,
-    "Training lab": TrainingPanel,
-}
+log = logging.getLogger(__name__)
+
+
+class PanelClass(Protocol):
+    """A panel class as the registry holds it: a key, a tab title, and built with no arguments."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    def __call__(self) -> Panel[Any]: ...
+
+
+PANELS: tuple[PanelClass, ...] = (
+    ChainPanel,
+    RNNPanel,
+    SpectrumPanel,
+    PhasePanel,
+    ClipPanel,
+    CliffPanel,
+    TrainingPanel,
+)
 
 
 class App(widgets.VBox):
-    """Gradient Explorer: the topic panels in tabs (``panel(name)`` gives one, built on demand).
+    """Gradient Explorer: the topic panels in tabs (``panel(key)`` gives one, built on demand)."""
 
-    A setting chosen on the phase diagram is loaded into the deep-network panel, and its tab shown.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, panels: tuple[PanelClass, ...] = PANELS, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.panels: dict[str, Panel] = {}  # the panels built so far, by tab title
-        self._slots = {name: widgets.VBox([widgets.HTML("<i>Loading…</i>")]) for name in PANELS}
-        self.tabs = widgets.Tab(children=list(self._slots.values()), titles=list(PANELS))
+        self.classes = {cls.key: cls for cls in panels}
+        self.tab_keys = list(self.classes)
+        self.panels: dict[str, Panel[Any]] = {}  # the panels built so far, by key
+        self._slots = {
+            key: widgets.VBox([widgets.HTML("<i>Loading…</i>")]) for key in self.tab_keys
+        }
+        self.tabs = widgets.Tab(
+            children=list(self._slots.values()), titles=[cls.title for cls in panels]
+        )
         self.tabs.observe(self._on_tab, names="selected_index")
-        self.panel(DEEP)
         self.children = [
             widgets.HTML(
                 "<h2 style='margin:4px 0'>Gradient Explorer</h2>"
@@ -56,29 +76,37 @@ class App(widgets.VBox):
             ),
             self.tabs,
         ]
+        self.panel(self.tab_keys[0])
         fill_tooltips(self)
 
-    def panel(self, name: str) -> Panel:
-        """The panel of tab ``name``, built the first time it is asked for."""
-        if name not in self.panels:
+    def panel(self, key: str) -> Panel[Any]:
+        """The panel of tab ``key``, built the first time it is asked for."""
+        if key not in self.panels:
             try:
-                panel = PANELS[name]()
+                panel = self.classes[key]()
             except Exception as error:  # say so in the tab rather than "Loading…" forever
-                self._slots[name].children = [
-                    widgets.HTML(f"<b>This tab failed to start</b>: {type(error).__name__}")
+                log.exception("tab %s failed to start", key)
+                self._slots[key].children = [
+                    widgets.HTML(
+                        "<b>This tab failed to start</b>:"
+                        f" {html.escape(type(error).__name__)}. The other tabs still work."
+                    )
                 ]
                 raise
-            if isinstance(panel, PhasePanel):
-                panel.on_choose.append(self.load_deep_network)
-            self.panels[name] = panel
-            self._slots[name].children = [panel]
-        return self.panels[name]
+            panel.navigate = self.open_tab
+            self.panels[key] = panel
+            self._slots[key].children = [panel]
+        return self.panels[key]
 
-    def load_deep_network(self, setting: dict[str, Any]) -> None:
-        """Set the deep-network panel to ``setting`` (control values) and show its tab."""
-        self.panel(DEEP).set_values(**setting)
-        self.tabs.selected_index = list(PANELS).index(DEEP)
+    def open_tab(self, key: str, state: Mapping[str, object]) -> None:
+        """Show tab ``key`` with its panel set to ``state`` (checked as links are)."""
+        self.panel(key).set_state(state)
+        self.tabs.selected_index = self.tab_keys.index(key)
 
     def _on_tab(self, change: dict[str, Any]) -> None:
-        if change["new"] is not None:
-            self.panel(list(PANELS)[change["new"]])
+        index = change["new"]
+        if isinstance(index, int) and 0 <= index < len(self.tab_keys):
+            try:
+                self.panel(self.tab_keys[index])
+            except Exception:  # the tab says so; the app and its other tabs keep working
+                return

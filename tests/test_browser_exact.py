@@ -248,13 +248,15 @@ def test_phase_diagram_hands_its_exact_choice_to_the_deep_network(
     wait_for_box(page, "weight scale", "1.31")
     wait_for_box(page, "bias std", "0.48")
     reference = ChainPanel()
-    reference.set_values(
-        init="gaussian",
-        weight_scale=1.31,
-        bias_scale=0.48,
-        activation="tanh",
-        depth=50,
-        width=128,
+    reference.set_state(
+        {
+            "init": "gaussian",
+            "weight_scale": 1.31,
+            "bias_scale": 0.48,
+            "activation": "tanh",
+            "depth": 50,
+            "width": 128,
+        }
     )
     assert (reference.result.weight_scale, reference.result.bias_scale) == (1.31, 0.48)
     wait_for_readout(page, text_of(reference.readout.value))

@@ -17,6 +17,8 @@ from explorer.app import PANELS
 from tests.conftest import REPO
 from tests.serving import DARK_PIXELS_JS, jupyterlab_server, open_tab
 
+TITLES = [cls.title for cls in PANELS]
+
 pytestmark = pytest.mark.browser
 
 # for the visible panel: its figures' and its own box, the status line's box, the page's widths
@@ -62,7 +64,7 @@ def test_every_tab_fits_and_shows_its_status(
     hundred ms): each canvas ends inside its panel, nothing scrolls sideways, and the status line
     is inside the viewport and has its text."""
     page = _open(browser, server, width, height)
-    for title in PANELS:
+    for title in TITLES:
         if title != "Deep network":
             open_tab(page, title)
         page.wait_for_function(FITTED_JS, timeout=20_000, polling=100)
@@ -84,7 +86,7 @@ def test_figures_use_a_wide_screen(server: str, browser: Any) -> None:
     """At 1920x1080 each one-figure tab's figure is wider than any natural size (at most 1200 px)
     would be, and still inside its panel."""
     page = _open(browser, server, 1920, 1080)
-    for title in PANELS:
+    for title in TITLES:
         if title != "Deep network":
             open_tab(page, title)
         page.wait_for_function(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import traitlets
 
-from explorer.core import chain_gradients
+from explorer.core import MAX_SEED, chain_gradients
 from explorer.panels import ChainPanel
 from explorer.panels.chain import COMPUTE_BUDGET, PRESETS
 
@@ -42,15 +42,17 @@ def test_article_preset_writes_out_2_to_the_19(panel: ChainPanel) -> None:
 
 
 def test_every_control_reaches_the_core(panel: ChainPanel) -> None:
-    panel.set_values(
-        depth=12,
-        width=9,
-        weight_scale=0.7,
-        bias_scale=0.5,
-        init="orthogonal",
-        activation="relu",
-        dtype="float64",
-        seed=4,
+    panel.set_state(
+        {
+            "depth": 12,
+            "width": 9,
+            "weight_scale": 0.7,
+            "bias_scale": 0.5,
+            "init": "orthogonal",
+            "activation": "relu",
+            "dtype": "float64",
+            "seed": 4,
+        }
     )
     result = panel.result
     assert (
@@ -87,12 +89,12 @@ def test_tampered_log_slider_and_seed_are_clamped(panel: ChainPanel) -> None:
     seed = panel.controls["seed"]
     seed.max = 2**40
     seed.value = 2**40
-    assert panel.result.seed == 2**31 - 1
+    assert panel.result.seed == MAX_SEED  # the core's seed range, the control's too
 
 
 def test_request_beyond_the_budget_gets_a_message_not_a_computation(panel: ChainPanel) -> None:
     before = panel.result
-    panel.set_values(depth=1000, width=64)
+    panel.set_state({"depth": 1000, "width": 64})
     assert panel.result is before
     assert f"{1000 * 64**2:,}" in panel.status.value
     assert "depth ≤ 268" in panel.status.value  # 1,100,000 // 64^2

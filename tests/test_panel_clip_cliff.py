@@ -49,7 +49,7 @@ def test_article_preset_shows_the_article_numbers(clip: ClipPanel) -> None:
     Value clipping clamps each component into [-5, 5]: [5, 5, -5]."""
     clip.preset.value = ARTICLE
     assert clip.mode == "3-D"
-    value, pascanu = clip.result
+    value, pascanu = clip.result.both
     assert isinstance(value, ClipResult)
     assert (value.method, pascanu.method) == ("value", "pascanu")
     norm = math.sqrt(16**2 + 12**2 + 8**2)
@@ -75,7 +75,7 @@ def test_exercise_2_preset_is_drawn_in_2d(clip: ClipPanel) -> None:
     coefficient is 2 / (5 + 1e-6), 2e-7 relative below 2/5). Value clipping gives [2, 2]."""
     clip.preset.value = EXERCISE_2
     assert clip.mode == "2-D"
-    value, norm = clip.result
+    value, norm = clip.result.both
     np.testing.assert_allclose(norm.grads[0], [3 * 2 / (5 + 1e-6), 4 * 2 / (5 + 1e-6)], rtol=1e-15)
     np.testing.assert_allclose(norm.grads[0], [1.2, 1.6], rtol=1e-6)
     np.testing.assert_array_equal(value.grads[0], [2.0, 2.0])
@@ -89,7 +89,7 @@ def test_exercise_4_preset_shows_global_against_per_tensor(clip: ClipPanel) -> N
     clipping leaves it at 0.1 (its own norm 0.1 is below 1: torch's coefficient clamps to 1)."""
     clip.preset.value = EXERCISE_4
     assert clip.mode == "tensors"
-    global_side, per_tensor = clip.result
+    global_side, per_tensor = clip.result.both
     assert (global_side.method, per_tensor.method) == ("global_norm", "norm")
     total = math.sqrt(10000.01)
     assert global_side.norm_before == pytest.approx(total, rel=1e-12)
@@ -111,7 +111,7 @@ def test_norm_exactly_at_the_threshold(clip: ClipPanel) -> None:
     """[3, 4] at threshold 5: Pascanu's rule (norm >= t) fires with multiplier exactly 1; torch
     multiplies by 5 / (5 + 1e-6) < 1 anyway (clip_grad_norm_ always multiplies)."""
     clip.preset.value = AT_THRESHOLD
-    torch_side, pascanu = clip.result
+    torch_side, pascanu = clip.result.both
     np.testing.assert_array_equal(pascanu.grads[0], [3.0, 4.0])
     assert pascanu.clipped
     assert torch_side.coefficient == pytest.approx(5 / (5 + 1e-6), rel=1e-7)
@@ -122,24 +122,24 @@ def test_every_preset_loads(clip: ClipPanel) -> None:
     for name, settings in CLIP_PRESETS.items():
         clip.preset.value = name
         assert "Clipped with torch semantics" in clip.status.value, name
-        assert (clip.result[0].method, clip.result[1].method) == (
+        assert (clip.result.left.method, clip.result.right.method) == (
             settings["left"],
             settings["right"],
         )
-        assert clip.result[0].threshold == settings["threshold"]
+        assert clip.result.left.threshold == settings["threshold"]
 
 
 def test_scaled_gradient_clips_to_the_same_vector(clip: ClipPanel) -> None:
     """Exercise 2, second part: [6, 8] has the direction of [3, 4], so norm clipping to 2 gives
     the same [1.2, 1.6] (to torch's 1e-6 epsilon: 2 / (10 + 1e-6) against 2 / (5 + 1e-6))."""
-    clip.set_values(gradient="3, 4", threshold=2.0, right="norm")
-    small = clip.result[1].grads[0]
+    clip.set_state({"gradient": "3, 4", "threshold": 2.0, "right": "norm"})
+    small = clip.result.right.grads[0]
     clip.controls["gradient"].value = "6, 8"
-    large = clip.result[1].grads[0]
+    large = clip.result.right.grads[0]
     np.testing.assert_allclose(small, [1.2, 1.6], rtol=1e-6)
     np.testing.assert_allclose(large, [1.2, 1.6], rtol=1e-6)
     np.testing.assert_allclose(large, small, rtol=1e-6)
-    assert clip.result[1].cosine == pytest.approx(1.0, abs=1e-12)
+    assert clip.result.right.cosine == pytest.approx(1.0, abs=1e-12)
 
 
 def test_typed_gradient_that_is_not_numbers_is_an_error_naming_it(clip: ClipPanel) -> None:
@@ -151,7 +151,7 @@ def test_typed_gradient_that_is_not_numbers_is_an_error_naming_it(clip: ClipPane
     assert "1, x" in clip.status.value
     clip.controls["gradient"].value = "3, 4"
     assert clip.result is not before
-    np.testing.assert_array_equal(clip.result[0].original[0], [3.0, 4.0])
+    np.testing.assert_array_equal(clip.result.left.original[0], [3.0, 4.0])
     assert "Clipped with torch semantics" in clip.status.value
 
 
@@ -161,7 +161,7 @@ def test_infinite_gradient_is_data(clip: ClipPanel) -> None:
     clip.controls["gradient"].value = "inf, 1"
     assert "Unexpected error" not in clip.status.value
     assert "Clipped with torch semantics" in clip.status.value
-    value, pascanu = clip.result
+    value, pascanu = clip.result.both
     np.testing.assert_array_equal(value.grads[0], [5.0, 1.0])
     assert math.isnan(pascanu.grads[0][0])
     assert pascanu.grads[0][1] == 0.0
@@ -176,14 +176,14 @@ def test_infinite_gradient_is_data(clip: ClipPanel) -> None:
 
 def test_combination_a_library_lacks_is_an_error_naming_semantics(clip: ClipPanel) -> None:
     """Optax has no per-tensor norm clipping (explorer.core.clip.LIBRARY_CALLS)."""
-    clip.set_values(gradient="3, 4", right="norm")
+    clip.set_state({"gradient": "3, 4", "right": "norm"})
     before = clip.result
     clip.controls["semantics"].value = "optax"
     assert clip.result is before
     assert "semantics for method=&#x27;norm&#x27; must be one of" in clip.status.value
     assert "optax" in clip.status.value
     clip.controls["semantics"].value = "keras"
-    assert clip.result[1].library_call == "keras optimizer clipnorm"
+    assert clip.result.right.library_call == "keras optimizer clipnorm"
     assert "Clipped with keras semantics" in clip.status.value
 
 
@@ -193,8 +193,8 @@ def test_tampered_threshold_is_clamped_and_noted(clip: ClipPanel) -> None:
     threshold = clip.controls["threshold"]
     threshold.max = 1e9
     threshold.value = 1e8
-    assert clip.result[0].threshold == 1000.0
-    assert clip.result[1].threshold == 1000.0
+    assert clip.result.left.threshold == 1000.0
+    assert clip.result.right.threshold == 1000.0
     assert threshold.max == 1000.0
     assert "threshold 1e+08 is outside 0.001–1,000; using 1,000." in clip.status.value
 
@@ -202,7 +202,7 @@ def test_tampered_threshold_is_clamped_and_noted(clip: ClipPanel) -> None:
 def test_2d_view_draws_the_clipped_tip_and_the_ball(clip: ClipPanel) -> None:
     clip.preset.value = EXERCISE_2
     value_view, norm_view = clip.views["2-D"]
-    value, norm = clip.result
+    value, norm = clip.result.both
     x, y = norm_view.clipped.get_data()
     assert (x[0], y[0]) == (0.0, 0.0)
     np.testing.assert_array_equal([x[-1], y[-1]], norm.grads[0])
@@ -224,14 +224,14 @@ def test_2d_view_draws_the_clipped_tip_and_the_ball(clip: ClipPanel) -> None:
 
 
 def _start(panel: CliffPanel) -> tuple[float, float]:
-    return tuple(panel.result["clipped"].trajectories[0, 0])
+    return tuple(panel.result.clipped.trajectories[0, 0])
 
 
 def test_defaults_clip_each_step_to_lr_times_threshold(cliff: CliffPanel) -> None:
     """Pascanu's Fig. 6 preset (start (6, -3), lr 0.5, 200 steps, threshold 1, T 50). torch's
     global-norm clipping scales g by min(1, t / (‖g‖ + 1e-6)), so each clipped step moves at most
     lr * t = 0.5; the unclipped run meets the wall and steps further than 1."""
-    unclipped, clipped = cliff.result["unclipped"], cliff.result["clipped"]
+    unclipped, clipped = cliff.result.unclipped, cliff.result.clipped
     assert (clipped.lr, clipped.clip_threshold, clipped.seq_len) == (0.5, 1.0, 50)
     assert clipped.trajectories.shape == (1, 201, 2)
     assert _start(cliff) == (6.0, -3.0)
@@ -261,7 +261,7 @@ def test_valley_preset_clipping_changes_nothing(cliff: CliffPanel) -> None:
     """Below w = 4 the map has one fixed point and no wall: the gradient stays below the
     threshold, so the clipped run is the unclipped one step for step."""
     cliff.preset.value = VALLEY
-    unclipped, clipped = cliff.result["unclipped"], cliff.result["clipped"]
+    unclipped, clipped = cliff.result.unclipped, cliff.result.clipped
     assert _start(cliff) == (3.0, -1.2)
     assert unclipped.grad_norms.max() < 1.0
     np.testing.assert_array_equal(clipped.trajectories, unclipped.trajectories)
@@ -288,7 +288,7 @@ def test_new_sequence_length_redraws_the_surface_in_full(cliff: CliffPanel) -> N
     surface = cliff_surface(W_RANGE, B_RANGE, RESOLUTION, 20)
     np.testing.assert_array_equal(after, np.maximum(np.log10(surface.loss), LOSS_FLOOR))
     assert "T = 20" in cliff.surface_view.ax.get_title()
-    assert cliff.result["clipped"].seq_len == 20
+    assert cliff.result.clipped.seq_len == 20
 
 
 def test_new_learning_rate_reuses_the_surface_and_blits(cliff: CliffPanel) -> None:
@@ -297,7 +297,7 @@ def test_new_learning_rate_reuses_the_surface_and_blits(cliff: CliffPanel) -> No
     cache = cliff_module._surface.cache_info()
     blits, full = cliff.redrawer.blits, cliff.redrawer.full_draws
     cliff.controls["lr"].value = 0.55
-    assert cliff.result["clipped"].lr == pytest.approx(0.55)
+    assert cliff.result.clipped.lr == pytest.approx(0.55)
     after = cliff_module._surface.cache_info()
     assert (after.hits, after.misses) == (cache.hits + 1, cache.misses)
     assert cliff.surface_view.image.get_array() is image  # the image was not set again
@@ -316,14 +316,14 @@ def test_click_on_the_surface_starts_there(cliff: CliffPanel) -> None:
     assert cliff.controls["start_w"].value == 2.0
     assert cliff.controls["start_b"].value == -1.0
     for run in ("unclipped", "clipped"):
-        np.testing.assert_array_equal(cliff.result[run].trajectories[0, 0], [2.0, -1.0])
+        np.testing.assert_array_equal(getattr(cliff.result, run).trajectories[0, 0], [2.0, -1.0])
     x, y = cliff.surface_view.start.get_data()
     assert (list(x), list(y)) == ([2.0], [-1.0])
     # a click in fan mode leaves it: one start again
     cliff.controls["fan"].value = True
     _click(cliff, 5.0, 0.0)
     assert not cliff.controls["fan"].value
-    assert len(cliff.result["clipped"].trajectories) == 1
+    assert len(cliff.result.clipped.trajectories) == 1
     assert _start(cliff) == (5.0, 0.0)
 
 
@@ -339,7 +339,7 @@ def test_click_outside_the_surface_is_ignored(cliff: CliffPanel) -> None:
 def test_fan_counts_the_runs_thrown_off(cliff: CliffPanel) -> None:
     cliff.preset.value = FAN
     result = cliff.result
-    unclipped, clipped = result["unclipped"], result["clipped"]
+    unclipped, clipped = result.unclipped, result.clipped
     assert unclipped.trajectories.shape == (64, 201, 2)
     np.testing.assert_array_equal(unclipped.trajectories[:, 0], fan_starts())
     expected_u, _ = cliff_descents(fan_starts(), 0.5, 200, 1.0, "global_norm", 50)
@@ -375,7 +375,7 @@ def test_fan_beyond_the_budget_keeps_the_last_result(cliff: CliffPanel) -> None:
     """64 starts x 1000 steps x T 100 = 6,400,000 > 1,600,000; the largest step count that fits
     at T = 100 is 1,600,000 // (64 x 100) = 250."""
     before = cliff.result
-    cliff.set_values(fan=True, seq_len=100, steps=1000)
+    cliff.set_state({"fan": True, "seq_len": 100, "steps": 1000})
     assert cliff.result is before
     status = cliff.status.value
     assert "6,400,000 is beyond this panel" in status
@@ -384,7 +384,7 @@ def test_fan_beyond_the_budget_keeps_the_last_result(cliff: CliffPanel) -> None:
     assert "The plots still show the last setting." in status
     assert "ends at" in cliff.readout.value  # the single run's readout stays
     cliff.controls["steps"].value = 250  # exactly at the budget: computed
-    assert cliff.result["clipped"].trajectories.shape == (64, 251, 2)
+    assert cliff.result.clipped.trajectories.shape == (64, 251, 2)
     assert "Ran 64 unclipped" in cliff.status.value
 
 
@@ -395,7 +395,7 @@ def test_tampered_learning_rate_is_clamped_and_noted(cliff: CliffPanel) -> None:
     lr.max = 1e9
     lr.value = 1e8
     assert lr.max == 10.0
-    assert cliff.result["clipped"].lr == 10.0
+    assert cliff.result.clipped.lr == 10.0
     assert "learning rate 1e+08 is outside 0.001–10; using 10." in cliff.status.value
 
 
@@ -408,15 +408,15 @@ def test_app_builds_the_clipping_tabs_on_demand() -> None:
     assert titles[-3:-1] == ["Clipping", "The cliff"]
     assert "Clipping" not in app.panels
     app.tabs.selected_index = titles.index("Clipping")
-    clip = app.panels["Clipping"]
+    clip = app.panels["clipping"]
     assert isinstance(clip, ClipPanel)
     assert app.tabs.children[titles.index("Clipping")].children == (clip,)
-    assert clip.result[1].method == "pascanu"
-    cliff = app.panel("The cliff")
+    assert clip.result.right.method == "pascanu"
+    cliff = app.panel("cliff")
     assert isinstance(cliff, CliffPanel)
     assert "Ran 1 unclipped" in cliff.status.value
     app.tabs.selected_index = titles.index("The cliff")
-    assert app.panels["The cliff"] is cliff  # built once
+    assert app.panels["cliff"] is cliff  # built once
 
 
 def test_fan_mode_disables_the_start_controls_and_says_why(cliff: CliffPanel) -> None:

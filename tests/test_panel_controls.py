@@ -11,8 +11,8 @@ import pytest
 from matplotlib.backend_bases import MouseEvent
 
 from explorer.panels import ChainPanel, CliffPanel, PhasePanel, RNNPanel, TrainingPanel
-from explorer.panels.base import DPI, FIT_SCALES
 from explorer.panels.controls import CUSTOM, NO_PRESET
+from explorer.panels.figures import DPI, FIT_SCALES
 from explorer.panels.number import IntNumberSlider, NumberSlider, parse_number
 from explorer.panels.written import four_digits, shown_indices
 

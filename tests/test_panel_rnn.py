@@ -76,7 +76,7 @@ def test_every_preset_shows_what_its_name_claims(panel: RNNPanel, seed: int) -> 
 
 def test_gated_cells_grey_out_the_activation_and_use_the_gate_bias(panel: RNNPanel) -> None:
     assert panel.controls["gate_bias"].disabled
-    panel.set_values(cell="lstm", gate_bias=3.0, seq_len=40, hidden_size=8)
+    panel.set_state({"cell": "lstm", "gate_bias": 3.0, "seq_len": 40, "hidden_size": 8})
     assert panel.controls["activation"].disabled
     assert not panel.controls["gate_bias"].disabled
     expected = rnn_gradients(40, 8, cell="lstm", gate_bias=3.0)
@@ -89,7 +89,7 @@ def test_gated_cells_grey_out_the_activation_and_use_the_gate_bias(panel: RNNPan
 
 def test_request_beyond_the_budget_gets_a_message(panel: RNNPanel) -> None:
     before = panel.result
-    panel.set_values(hidden_size=128, seq_len=1000)
+    panel.set_state({"hidden_size": 128, "seq_len": 1000})
     assert panel.result is before
     assert f"use T ≤ {COMPUTE_BUDGET // 128**3}" in panel.status.value
     panel.controls["seq_len"].value = COMPUTE_BUDGET // 128**3

@@ -26,8 +26,10 @@ def phase() -> PhasePanel:
 
 def test_orthogonal_linear_spectrum_sits_at_scale_to_the_L(spectra: SpectrumPanel) -> None:
     """Saxe et al. 2013: every singular value of an orthogonal linear product is scale^L."""
-    spectra.set_values(network="deep", length=60, width=16, weight_scale=1.1, activation="linear")
-    gaussian, orthogonal = spectra.result
+    spectra.set_state(
+        {"network": "deep", "length": 60, "width": 16, "weight_scale": 1.1, "activation": "linear"}
+    )
+    gaussian, orthogonal = spectra.result.both
     np.testing.assert_allclose(orthogonal.log10_singular_values, 60 * np.log10(1.1), atol=1e-12)
     assert gaussian.log10_spread > 20  # gaussian factors spread them (Lyapunov spectrum)
     reference = jacobian_spectrum("deep", 60, 16, 1.1, "gaussian", "linear")
@@ -40,10 +42,10 @@ def test_orthogonal_linear_spectrum_sits_at_scale_to_the_L(spectra: SpectrumPane
 
 
 def test_recurrent_spectrum_and_budget(spectra: SpectrumPanel) -> None:
-    spectra.set_values(network="recurrent", length=30, width=8, activation="tanh")
-    assert spectra.result[0].network == "recurrent"
+    spectra.set_state({"network": "recurrent", "length": 30, "width": 8, "activation": "tanh"})
+    assert spectra.result.gaussian.network == "recurrent"
     before = spectra.result
-    spectra.set_values(length=1000, width=64)
+    spectra.set_state({"length": 1000, "width": 64})
     assert spectra.result is before
     assert f"length ≤ {SPECTRUM_BUDGET // 64**2}" in spectra.status.value
     assert compute_cost(1000, 64) > SPECTRUM_BUDGET
@@ -80,12 +82,12 @@ def test_new_diagram_is_drawn_in_full(phase: PhasePanel) -> None:
 
 def test_phase_panel_budget_and_tampered_choice(phase: PhasePanel) -> None:
     before = phase.result
-    phase.set_values(depth=200, width=256)
+    phase.set_state({"depth": 200, "width": 256})
     assert phase.result is before
     assert f"depth ≤ {PHASE_BUDGET // 256**2}" in phase.status.value
     # the choice refers to the diagram shown, not to the refused request
     assert (phase.chosen()["depth"], phase.chosen()["width"]) == (before.depth, before.width)
-    phase.set_values(depth=50, width=128)
+    phase.set_state({"depth": 50, "width": 128})
     phase.bias_std.max = 50.0
     phase.bias_std.value = 40.0
     assert phase.bias_std.max == 1.0
@@ -102,7 +104,7 @@ def _click(panel: PhasePanel, weight_std: float, bias_std: float) -> None:
 
 def test_click_on_the_phase_diagram_loads_the_deep_network_panel() -> None:
     app = App()
-    phase, deep = app.panel("Phase diagram"), app.panel("Deep network")
+    phase, deep = app.panel("phase"), app.panel("deep")
     assert isinstance(deep, ChainPanel)
     app.tabs.selected_index = 3
     _click(phase, 1.31, 0.48)  # the point a user tried: it must arrive exactly
@@ -134,10 +136,10 @@ def test_app_builds_a_tab_when_it_is_first_selected() -> None:
         "The cliff",
         "Training lab",
     )
-    assert list(app.panels) == ["Deep network"]  # the others wait for their tab
+    assert list(app.panels) == ["deep"]  # the others wait for their tab
     app.tabs.selected_index = 1
-    assert isinstance(app.panels["Recurrent network"], RNNPanel)
-    assert app.tabs.children[1].children == (app.panels["Recurrent network"],)
+    assert isinstance(app.panels["recurrent"], RNNPanel)
+    assert app.tabs.children[1].children == (app.panels["recurrent"],)
     app.tabs.selected_index = 0
     app.tabs.selected_index = 1
-    assert list(app.panels) == ["Deep network", "Recurrent network"]  # built once
+    assert list(app.panels) == ["deep", "recurrent"]  # built once

@@ -39,8 +39,9 @@ from explorer.core import (
 )
 from explorer.panels import TrainingPanel
 from explorer.panels.train import BOUNDS, COMPUTE_BUDGET
+from explorer.plots.curves import CurvesView, run_curves
 from explorer.plots.style import format_number
-from explorer.plots.train import LayerNormsView, TrainingCurvesView
+from explorer.plots.train import LayerNormsView
 from tests.conftest import REPO
 
 RNN_NAMES = (
@@ -353,7 +354,7 @@ def test_divergence_is_drawn_as_data(panel: TrainingPanel) -> None:
     assert step is not None
     assert not np.isfinite(unclipped.losses[step])
     assert not np.isfinite(unclipped.grad_norms[step])
-    for view in (panel.loss_view, panel.norm_view):
+    for view, quantity in ((panel.loss_view, "losses"), (panel.norm_view, "grad_norms")):
         cross = view.crosses["unclipped"]
         assert cross.get_visible()
         assert list(cross.get_xdata()) == [step]
@@ -366,7 +367,7 @@ def test_divergence_is_drawn_as_data(panel: TrainingPanel) -> None:
         assert len(y) == step + 1
         assert np.isnan(y[step])
         assert np.isfinite(y[:step]).all()
-        values = getattr(unclipped, view.quantity)[:step]
+        values = getattr(unclipped, quantity)[:step]
         np.testing.assert_allclose(y[:step], np.log10(values), rtol=1e-12)
     assert _limits_finite(panel.figure)
     assert _limits_finite(panel.layer_figure)
@@ -436,7 +437,7 @@ def test_tampered_steps_slider_is_clamped_and_restored(panel: TrainingPanel) -> 
     assert (steps.value, steps.min, steps.max) == (5000, 10, 5000)
     assert "steps 1,000,000 is outside 10–5,000; using 5,000." in panel.status.value
     assert "color:#9a6700" in panel.status.value  # the warning colour
-    assert panel.result["steps"] == 5000
+    assert panel.result.steps == 5000
 
 
 def test_learning_rate_nan_and_out_of_range(panel: TrainingPanel) -> None:
@@ -457,7 +458,7 @@ def test_learning_rate_nan_and_out_of_range(panel: TrainingPanel) -> None:
     assert lr.value == 1e-4
     assert lr.min == 1e-4
     assert "learning rate 1e-08 is outside" in panel.status.value
-    assert panel.result["lr"] == 1e-4
+    assert panel.result.clipped.settings["lr"] == 1e-4
 
 
 def test_over_budget_start_does_not_train(panel: TrainingPanel) -> None:
@@ -491,7 +492,7 @@ def test_over_budget_start_does_not_train(panel: TrainingPanel) -> None:
 def test_set_values_to_the_recurrent_scenario_enables_seq_len(panel: TrainingPanel) -> None:
     """``set_values`` is the Python way to set several controls with one refresh; the sequence
     length slider must be usable whenever the scenario is "adding", however it was chosen."""
-    panel.set_values(scenario="adding", seq_len=20, steps=20)
+    panel.set_state({"scenario": "adding", "seq_len": 20, "steps": 20})
     assert panel.controls["scenario"].value == "adding"
     assert not panel.controls["seq_len"].disabled
 
@@ -503,7 +504,7 @@ def test_first_start_imports_nothing_heavy() -> None:
     script = (
         "import asyncio, sys\n"
         "from explorer import App\n"
-        "panel = App().panel('Training lab')\n"
+        "panel = App().panel('training')\n"
         "print('torch._dynamo' in sys.modules)\n"
         "async def main():\n"
         "    panel.start_button.click()\n"
@@ -530,11 +531,11 @@ def test_app_builds_the_training_lab_on_demand() -> None:
     titles = list(app.tabs.titles)
     assert titles[-1] == "Training lab"
     assert "Training lab" not in app.panels
-    lab = app.panel("Training lab")
+    lab = app.panel("training")
     assert isinstance(lab, TrainingPanel)
     assert app.tabs.children[titles.index("Training lab")].children == (lab,)
     app.tabs.selected_index = titles.index("Training lab")
-    assert app.panels["Training lab"] is lab  # built once
+    assert app.panels["training"] is lab  # built once
     assert lab.histories == (None, None)  # nothing trains until Start
     assert "Ready: press Start" in lab.status.value
 
@@ -588,17 +589,19 @@ def test_views_draw_a_foreign_models_history() -> None:
     figure = Figure(figsize=(9, 3))
     FigureCanvasAgg(figure)
     loss_ax, norm_ax, layer_ax = figure.subplots(1, 3)
-    loss_view = TrainingCurvesView(loss_ax, "losses", "loss", "loss")
-    norm_view = TrainingCurvesView(norm_ax, "grad_norms", "‖∇L‖", "‖∇L‖", legend=False)
+    loss_view = CurvesView(loss_ax, "loss", "loss", marks=True)
+    norm_view = CurvesView(norm_ax, "‖∇L‖", "‖∇L‖", legend=False, marks=True)
     layer_view = LayerNormsView(layer_ax)
-    for view in (loss_view, norm_view):
-        view.start(steps)
-        view.update(unclipped, clipped, cursor=3)
+    threshold = clipped.clip_threshold  # global_norm: a norm the clipped run was held to
+    loss_view.update(run_curves(unclipped, clipped, "losses", cursor=3, steps=steps))
+    norm_view.update(
+        run_curves(unclipped, clipped, "grad_norms", threshold=threshold, cursor=3, steps=steps)
+    )
     layer_view.update(unclipped, clipped, bad)
 
-    for view in (loss_view, norm_view):
+    for view, quantity in ((loss_view, "losses"), (norm_view, "grad_norms")):
         for name, run in (("unclipped", unclipped), ("clipped", clipped)):
-            values = getattr(run, view.quantity)
+            values = getattr(run, quantity)
             expected = np.full(steps, np.nan)
             finite = np.isfinite(values)
             expected[finite] = np.log10(values[finite])

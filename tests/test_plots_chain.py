@@ -159,7 +159,7 @@ def test_chain_text_boxes_cover_no_tick_label_and_no_curve() -> None:
     panel = ChainPanel()
     deltas, jacobians = panel.delta_view, panel.jacobian_view
     for name, values in panel.presets.items():
-        panel.set_values(**values)
+        panel.set_state(values)
         panel.figure.canvas.draw()
         renderer = panel.figure.canvas.get_renderer()
         labels = _tick_label_boxes(panel.figure, renderer)

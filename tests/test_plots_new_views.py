@@ -176,7 +176,7 @@ def test_clip_legends_lie_below_the_axes_clear_of_tick_labels() -> None:
     panel = ClipPanel()
     for gradient, mode in (("3, 4", "2-D"), ("16, 12, -8", "3-D"), ("100, 0; 0, 0.1", "tensors")):
         for left, right in (("value", "pascanu"), ("global_norm", "norm")):
-            panel.set_values(gradient=gradient, left=left, right=right)
+            panel.set_state({"gradient": gradient, "left": left, "right": right})
             assert panel.mode == mode
             panel.figure.canvas.draw()
             renderer = panel.figure.canvas.get_renderer()
@@ -200,7 +200,7 @@ def test_cliff_legends_lie_outside_the_curves_and_the_surface() -> None:
 
     panel = CliffPanel()
     for fan in (False, True):
-        panel.set_values(fan=fan)
+        panel.set_state({"fan": fan})
         panel.figure.canvas.draw()
         renderer = panel.figure.canvas.get_renderer()
         labels = [box for ax in panel.figure.axes for box in _tick_labels(ax, renderer)]
@@ -230,7 +230,7 @@ def test_rnn_overflow_note_stays_in_its_axes_and_legends_cover_no_curve() -> Non
 
     panel = RNNPanel()
     for name in ("float32 overflow: w = 1.5, 250 steps", "LSTM, forget-gate bias 0: vanishing"):
-        panel.set_values(**panel.presets[name])
+        panel.set_state(panel.presets[name])
         panel.figure.canvas.draw()
         renderer = panel.figure.canvas.get_renderer()
         deltas = panel.delta_view
@@ -259,7 +259,7 @@ def test_spectrum_counts_have_whole_ticks_and_nothing_is_cropped() -> None:
 
     panel = SpectrumPanel()
     for values in [{}, *panel.presets.values()]:
-        panel.set_values(**values)
+        panel.set_state(values)
         panel.figure.canvas.draw()
         renderer = panel.figure.canvas.get_renderer()
         for view in panel.views:
@@ -294,7 +294,7 @@ def test_training_views_show_a_placeholder_then_fitting_names() -> None:
         assert "press Start" in view.placeholder.get_text()
     for scenario in ("regression", "adding"):
         panel.controls["scenario"].value = scenario
-        panel.set_values(steps=12, **({"seq_len": 10} if scenario == "adding" else {}))
+        panel.set_state({"steps": 12, **({"seq_len": 10} if scenario == "adding" else {})})
         panel.start()
         for figure in (panel.figure, panel.layer_figure):
             figure.canvas.draw()

@@ -1,13 +1,26 @@
-"""What every panel shares: named controls validated in Python, one refresh path, a status line.
+"""The panel contract: what every panel exposes, and the one refresh path they all share.
 
-A panel is a compound widget (an ``ipywidgets.VBox``). Its refresh path is always the same:
-read and validate the controls -> check the compute budget -> core -> views -> readout. A failure
-is written to the status line and leaves the panel and its last result as they were.
+A panel is a compound widget (an ``ipywidgets.VBox``) generic in its result type ``R``:
+
+- ``controls``: the inputs, by name; a change recomputes. ``selectors``: number controls that
+  choose what of the result is shown (a layer to write out, a step to inspect, a point on a
+  diagram); a change shows the same result again, with no recomputation.
+- ``state``: every control's and selector's exact value, JSON-ready; ``set_state(mapping)`` takes
+  such a mapping (a link, a preset, another panel) validated and clamped as values from the
+  browser are, and the status line says what was refused or changed.
+- ``presets``: named partial states, offered in a menu that shows which one the controls hold.
+- ``refresh()``, the one path: read and validate the controls -> check the compute budget ->
+  ``compute(params)`` (core) -> ``show(result)`` (views and readout) -> status line. A failure is
+  written to the status line and leaves the panel and its last result as they were.
+
+A topic panel fills in ``compute``, ``show``, ``ok_message`` and, if it has a budget, ``cost``;
+optionally ``selector_bounds``, ``linked_values`` (values other controls take when one changes)
+and ``disabled_reasons`` (controls that do not apply now, and why). docs/ARCHITECTURE.md follows
+a slider move through this path.
 
 Values arriving from the browser are not trusted: a client can set any widget trait, ``min`` and
-``max`` included, through the widget protocol. Each numeric control has bounds kept
-here in Python; a value outside them is clamped, the widget's own bounds are restored, and the
-status line says so.
+``max`` included. Each numeric control has ``Bounds`` kept here in Python; a value outside them is
+clamped, the widget's own bounds are restored, and the status line says so.
 """
 
 from __future__ import annotations
@@ -15,169 +28,182 @@ from __future__ import annotations
 import html
 import logging
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
-from weakref import WeakKeyDictionary
+from typing import Any, ClassVar, Generic, TypeVar
 
 import ipywidgets as widgets
-from ipympl.backend_nbagg import Canvas, FigureManager
 from ipywidgets.widgets.widget_description import DescriptionWidget
 from matplotlib.figure import Figure
 
 from explorer.panels.bounds import Bounds, outside_note
 from explorer.panels.controls import CUSTOM, NO_PRESET, preset_menu
+from explorer.panels.figures import fit_figures, fitted, make_figure
 from explorer.panels.number import NumberSlider, WidthProbe
+from explorer.panels.values import JSONValue, accepted, is_choice, options_of
 
-__all__ = ["Bounds", "Panel", "make_figure"]
+__all__ = ["Bounds", "Cost", "Panel", "make_figure"]
 
 log = logging.getLogger(__name__)
+
+R = TypeVar("R")
+# control values by name, checked against their bounds (a widget's value trait is untyped)
+Params = Mapping[str, Any]
+Navigate = Callable[[str, Mapping[str, object]], None]
 
 _STATUS_COLOURS = {"ok": "#1a7f37", "warning": "#9a6700", "error": "#cf222e"}
 
 
-DPI = 100
-FIT_SCALES = (0.6, 1.6)  # a figure fits the page between 60 % and 160 % of its natural width
-FIT_PADDING = 16  # CSS pixels kept free beside each figure (borders, scroll bars)
-
-
 @dataclass(frozen=True)
-class FigureFrame:
-    """A figure's natural size and margins, in inches: the margins stay when the width changes."""
+class Cost:
+    """What one refresh at some settings costs, compared with the panel's ``budget``."""
 
-    natural_width: float
-    height: float
-    left: float
-    right: float
-    bottom: float
-    top: float
-    gap: float
-    columns: int
-
-    def adjust(self, figure: Figure, width: float) -> None:
-        """Place ``figure``'s subplots for a width of ``width`` inches."""
-        figure.subplots_adjust(
-            left=self.left / width,
-            right=1 - self.right / width,
-            bottom=self.bottom / self.height,
-            top=1 - self.top / self.height,
-            wspace=self.gap
-            / ((width - self.left - self.right - (self.columns - 1) * self.gap) / self.columns),
-        )
+    formula: str  # in words, with the numbers: "depth 20 × width 32²"
+    units: int
+    advice: str  # what to change to fit the budget: "at width 32 use depth ≤ 1074"
 
 
-_FRAMES: WeakKeyDictionary[Figure, FigureFrame] = WeakKeyDictionary()
+class Panel(widgets.VBox, Generic[R]):
+    """Base of the topic panels (see the module docstring for the contract)."""
 
-
-def fit_figures(figures: Sequence[Figure], width_px: float) -> bool:
-    """Fit ``figures`` (side by side) to ``width_px`` CSS pixels, each keeping its share of their
-    natural widths, within ``FIT_SCALES``; return whether any figure changed.
-
-    Wider than natural, a figure gains width in inches: more room for the data, text as it was.
-    Narrower, it keeps its inches and is drawn at a lower resolution, a uniform zoom: every
-    label, legend and margin shrinks with it, so nothing that fits at the natural size collides.
-    """
-    frames = [_FRAMES[figure] for figure in figures]
-    natural = sum(frame.natural_width for frame in frames) * DPI
-    low, high = FIT_SCALES
-    scale = round(min(max((width_px - FIT_PADDING * len(figures)) / natural, low), high), 3)
-    changed = False
-    for figure, frame in zip(figures, frames, strict=True):
-        width = round(frame.natural_width * max(scale, 1.0), 2)
-        dpi = DPI * min(scale, 1.0)
-        if abs(width - figure.get_figwidth()) < 0.05 and abs(dpi - _zoom_dpi(figure)) < 1:
-            continue
-        frame.adjust(figure, width)
-        _set_zoom_dpi(figure, dpi)
-        figure.set_size_inches(width, frame.height, forward=True)
-        figure.canvas.draw_idle()
-        changed = True
-    return changed
-
-
-def _zoom_dpi(figure: Figure) -> float:
-    return float(figure._original_dpi)  # type: ignore[attr-defined]
-
-
-def _set_zoom_dpi(figure: Figure, dpi: float) -> None:
-    """Draw ``figure`` at ``dpi`` per CSS inch. matplotlib multiplies the figure's original dpi by
-    the screen's device pixel ratio (ipympl reports it), so both are set."""
-    figure._original_dpi = dpi  # type: ignore[attr-defined]
-    figure.set_dpi(dpi * figure.canvas.device_pixel_ratio)
-
-
-def make_figure(
-    width: float,
-    height: float,
-    *,
-    left: float = 0.8,
-    right: float = 0.15,
-    bottom: float = 0.55,
-    top: float = 0.35,
-    gap: float = 0.85,
-    columns: int = 2,
-) -> Figure:
-    """A figure drawn by an ipympl canvas, built once; not registered with pyplot.
-
-    ``gap`` is the space between ``columns`` side-by-side axes. Bypassing pyplot keeps no global
-    figure registry (nothing to leak as panels come and go) and
-    works whatever matplotlib backend the notebook selected. Margins are fixed, in inches, wide
-    enough for tick labels such as 10⁻³⁰⁰: a layout engine would cost 60-80 ms on each full draw
-    here (constrained layout measured 211 ms per draw against 128 ms fixed).
-    """
-    figure = Figure(figsize=(width, height), dpi=DPI)
-    frame = FigureFrame(width, height, left, right, bottom, top, gap, columns)
-    frame.adjust(figure, width)
-    _FRAMES[figure] = frame
-    figure.set_facecolor("white")
-    canvas = Canvas(figure)
-    FigureManager(canvas, num=id(figure))
-    canvas.header_visible = False
-    canvas.footer_visible = False
-    canvas.resizable = False
-    canvas.toolbar_visible = False
-    canvas.layout.width = "100%"
-    return figure
-
-
-class Panel(widgets.VBox):
-    """Base of the topic panels: ``controls`` by name, a figure, ``result``, readout and status."""
+    key: ClassVar[str]  # names the panel in links and to other panels ("deep", "phase", ...)
+    title: ClassVar[str]  # its tab's title
+    budget: ClassVar[int | None] = None  # cost units one refresh may take (None: no limit)
+    MIN_WIDTH, MAX_WIDTH = 200, 4000  # CSS pixels a browser may report; others are ignored
 
     def __init__(
         self,
         controls: Mapping[str, widgets.ValueWidget],
         bounds: Mapping[str, Bounds],
-        presets: Mapping[str, Mapping[str, Any]] | None = None,
+        presets: Mapping[str, Mapping[str, JSONValue]] | None = None,
+        *,
+        selectors: Mapping[str, NumberSlider] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.controls: dict[str, widgets.ValueWidget] = dict(controls)
+        self.selectors: dict[str, NumberSlider] = dict(selectors or {})
+        taken = set(self.keys) & {*self.controls, *self.selectors}
+        if taken:  # set_state tells the two apart by name
+            raise ValueError(f"controls may not be named after the box's synced traits: {taken}")
         self.bounds = dict(bounds)
-        self.defaults = {name: control.value for name, control in self.controls.items()}
-        self.presets: dict[str, dict[str, Any]] = {
+        self.defaults = self.values()
+        self.presets: dict[str, dict[str, JSONValue]] = {
             name: dict(values) for name, values in (presets or {}).items()
         }
         # the preset menu shows the preset the controls hold, "(custom)" after any other change
         self.preset = preset_menu(self.presets, self._apply_preset) if self.presets else None
         if self.preset is not None:
             self.preset.observe(self._on_preset_menu, names="value")
-        self.result: Any = None
+        self.result: R | None = None
+        self.navigate: Navigate | None = None  # set by the App: open another tab with a state
         self.readout = widgets.HTML(layout=widgets.Layout(margin="0 0 0 8px"))
         self.status = widgets.HTML(layout=widgets.Layout(margin="0 0 0 8px"))
         self.readout.add_class("ge-readout")  # for the browser tests, which read what is shown
         self.status.add_class("ge-status")
         self._quiet = False
+        self._pending: list[str] = []  # notes for the next refresh's status line
+        self._tooltips: dict[str, str | None] = {}  # of the controls disabled with a reason
         # the browser says how wide the panel is; the figures follow (see fit_width)
         self.width_probe = WidthProbe()
         self.width_probe.observe(lambda change: self.fit_width(change["new"]), names="width")
         self.observe(self._keep_width_probe, names="children")
         for control in self.controls.values():
             control.observe(self._on_control_change, names="value")
+        for selector in self.selectors.values():
+            selector.observe(self._on_selector_change, names="value")
+        for control in [*self.controls.values(), *self.selectors.values()]:
             if isinstance(control, NumberSlider):  # typed text refused: say so, change nothing
                 self.listen_to(control)
 
-    # -- the one refresh path ---------------------------------------------------------------
+    # -- what a topic panel fills in --------------------------------------------------------
+    def compute(self, params: Params) -> R:
+        """The core's result for ``params`` (the controls' values, checked)."""
+        raise NotImplementedError
+
+    def show(self, result: R) -> None:
+        """Put ``result`` on the views and in the readout, as the selectors choose."""
+        raise NotImplementedError
+
+    def ok_message(self, result: R) -> str:
+        """The status line after ``result`` was shown."""
+        del result
+        return "Ready."
+
+    def cost(self, params: Params) -> Cost:
+        """What a refresh at ``params`` costs (panels with a ``budget``)."""
+        raise NotImplementedError
+
+    def selector_bounds(self, result: R) -> Mapping[str, Bounds]:
+        """Each selector's allowed values for ``result``."""
+        del result
+        return {}
+
+    def linked_values(self, name: str, value: Any) -> Mapping[str, JSONValue]:
+        """Values other controls take when the user sets control ``name`` to ``value``."""
+        del name, value
+        return {}
+
+    def disabled_reasons(self, params: Params) -> Mapping[str, str]:
+        """Controls that do not apply at ``params``, each with the reason its tooltip gives after
+        "off" ("in fan mode: the fan starts from a grid")."""
+        del params
+        return {}
+
+    # -- the contract -----------------------------------------------------------------------
+    @property
+    def state(self) -> dict[str, JSONValue]:
+        """Every control's and selector's exact value, by name (JSON-serialisable)."""
+        return {**self.values(), **{n: s.value for n, s in self.selectors.items()}}
+
+    def set_state(self, mapping: Mapping[str, object]) -> list[str]:
+        """Take the values in ``mapping`` (any subset of ``state``): each is checked as a value
+        from the browser is; refused ones are kept as they were, numbers are clamped to their
+        bounds, and the status line says both. One refresh follows. Returns the notes said.
+
+        ipywidgets calls ``set_state`` too, with the box's own synced traits from the front end
+        (its ``keys``, which no control is named after): those are left to ipywidgets.
+        """
+        if mapping and all(key in self.keys for key in mapping):
+            super().set_state(mapping)
+            return []
+        notes: list[str] = []
+        inputs: dict[str, JSONValue] = {}
+        chosen: dict[str, JSONValue] = {}
+        for name, raw in mapping.items():
+            control = self.controls.get(name) or self.selectors.get(name)
+            if control is None:
+                notes.append(f"There is no setting {name[:40]!r} here; ignored.")
+                continue
+            try:
+                value = accepted(control, raw)
+            except ValueError as error:
+                notes.append(f"{_label(control, name)}: {error}; kept {control.value!r}.")
+                continue
+            (inputs if name in self.controls else chosen)[name] = value
+        said = list(notes)
+        for name, value in list(inputs.items()):
+            for linked, linked_value in self.linked_values(name, value).items():
+                inputs.setdefault(linked, linked_value)  # what the mapping says wins
+        if inputs or not chosen:
+            with self._silenced():
+                for name, value in inputs.items():
+                    self.controls[name].value = value
+            self._pending.extend(notes)
+            notes = []
+            self.sync_enabled()
+            shown = self.refresh()
+        else:
+            shown = self.result is not None
+        if chosen:
+            with self._silenced():
+                for name, value in chosen.items():
+                    self.selectors[name].value = value
+            if shown:  # else the status keeps the refresh's message; the next result clamps
+                self._show_selection(notes)
+        return said
+
     def refresh(self) -> bool:
         """Recompute from the controls and redraw; return whether a new result was shown."""
         try:
@@ -186,7 +212,7 @@ class Panel(widgets.VBox):
             self.sync_preset_menu()
 
     def _refresh(self) -> bool:
-        notes: list[str] = []
+        notes, self._pending = self._pending, []
         try:
             params = self.read_controls(notes)
             over = self.over_budget(params)
@@ -194,6 +220,7 @@ class Panel(widgets.VBox):
                 self.set_status(" ".join([*notes, over]), "warning")
                 return False
             result = self.compute(params)
+            self._fit_selectors(result, notes=None)
             self.show(result)
         except ValueError as error:  # the core's message names the argument and its range
             self.set_status(" ".join([*notes, str(error)]), "error")
@@ -203,78 +230,206 @@ class Panel(widgets.VBox):
             self.set_status(f"Unexpected error: {type(error).__name__}: {error}", "error")
             return False
         self.result = result
-        self.set_status(
-            " ".join(notes) if notes else self.ok_message(result), "warning" if notes else "ok"
-        )
+        self._say(notes, result)
         return True
 
     def read_controls(self, notes: list[str]) -> dict[str, Any]:
-        """Control values by name, numeric ones clamped to their ``bounds`` (noted in ``notes``)."""
+        """Control values by name: numbers clamped to their ``bounds``, a choice that is not an
+        option put back to its default (each noted in ``notes``)."""
         params = {}
         for name, control in self.controls.items():
             if isinstance(control, NumberSlider):
                 notes.extend(control.pop_notes())  # a typed value clamped on its way in
-            params[name] = control.value
             if name in self.bounds:
                 params[name] = self._enforce_bounds(name, control, notes)
+            elif is_choice(control) and control.value not in options_of(control):
+                notes.append(f"{_label(control, name)}: {control.value!r} is not an option.")
+                with self._silenced():
+                    control.value = self.defaults[name]
+                params[name] = control.value
+            else:
+                params[name] = control.value
         return params
 
-    # -- what a topic panel fills in --------------------------------------------------------
-    compute_budget: int | None = None  # cost units one refresh may take (None: no limit)
-
-    def over_budget(self, params: dict[str, Any]) -> str | None:
-        """A message when ``params`` would cost more than ``compute_budget``, else None."""
-        if self.compute_budget is None:
+    def over_budget(self, params: Params) -> str | None:
+        """A message when ``params`` would cost more than ``budget``, else None."""
+        if self.budget is None:
             return None
-        what, cost = self.cost(params)
-        if cost <= self.compute_budget:
+        cost = self.cost(params)
+        if cost.units <= self.budget:
             return None
         return (
-            f"{what} = {cost:,} is beyond this panel's compute budget of"
-            f" {self.compute_budget:,} (it keeps one refresh short): {self.budget_advice(params)}."
+            f"{cost.formula} = {cost.units:,} is beyond this panel's compute budget of"
+            f" {self.budget:,} (it keeps one refresh short): {cost.advice}."
             " The plots still show the last setting."
         )
 
-    def cost(self, params: dict[str, Any]) -> tuple[str, int]:
-        """What a refresh at ``params`` costs, as (a formula in words, cost units)."""
-        raise NotImplementedError
+    # -- selectors: the same result, shown otherwise ----------------------------------------
+    def _on_selector_change(self, change: dict[str, Any]) -> None:
+        del change
+        if not self._quiet:
+            self._show_selection()
 
-    def budget_advice(self, params: dict[str, Any]) -> str:
-        """What to change to fit the budget."""
-        raise NotImplementedError
+    def _show_selection(self, notes: list[str] | None = None) -> None:
+        notes = list(notes or [])
+        for selector in self.selectors.values():
+            notes.extend(selector.pop_notes())
+        if self.result is None:
+            return
+        try:
+            self._fit_selectors(self.result, notes)
+            self.show(self.result)
+        except Exception as error:  # keep the panel usable whatever happened
+            log.exception("showing a selection failed")
+            self.set_status(f"Unexpected error: {type(error).__name__}: {error}", "error")
+            return
+        # what was clamped, then what is shown now
+        message = " ".join([*notes, self.ok_message(self.result)])
+        self.set_status(message, "warning" if notes else "ok")
 
-    def compute(self, params: dict[str, Any]) -> Any:
-        raise NotImplementedError
+    def _fit_selectors(self, result: R, notes: list[str] | None) -> None:
+        """Keep each selector within its bounds for ``result``: a value the user chose outside
+        them is clamped and noted in ``notes``; None clamps silently (a new result's range)."""
+        for name, bounds in self.selector_bounds(result).items():
+            self.enforce(self.selectors[name], bounds, bounds.high, notes, name)
 
-    def show(self, result: Any) -> None:
-        raise NotImplementedError
+    # -- controls ---------------------------------------------------------------------------
+    def _on_control_change(self, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
+        name = next(n for n, c in self.controls.items() if c is change["owner"])
+        control = self.controls[name]
+        if not is_choice(control) or change["new"] in options_of(control):
+            with self._silenced():
+                for linked, value in self.linked_values(name, change["new"]).items():
+                    self.controls[linked].value = value
+        self.sync_enabled()
+        self.refresh()
 
-    def ok_message(self, result: Any) -> str:
-        del result
-        return "Ready."
+    def sync_enabled(self) -> None:
+        """Disable the controls that do not apply now, their tooltips saying why."""
+        reasons = self.disabled_reasons(self.values())
+        for name, control in self.controls.items():
+            reason = reasons.get(name)
+            if reason is not None:
+                self._tooltips.setdefault(name, control.tooltip)
+                control.disabled, control.tooltip = True, f"off {reason}"
+            elif name in self._tooltips:
+                control.disabled, control.tooltip = False, self._tooltips.pop(name)
 
-    # -- the page's width ----------------------------------------------------------------------
-    MIN_WIDTH, MAX_WIDTH = 200, 4000  # CSS pixels a browser may report; others are ignored
+    def values(self) -> dict[str, Any]:
+        """Every control's value now, by name."""
+        return {name: control.value for name, control in self.controls.items()}
 
+    def _enforce_bounds(self, name: str, control: widgets.ValueWidget, notes: list[str]) -> Any:
+        return self.enforce(control, self.bounds[name], self.defaults[name], notes, name)
+
+    def enforce(
+        self,
+        control: widgets.ValueWidget,
+        bounds: Bounds,
+        default: float,
+        notes: list[str] | None,
+        name: str = "",
+    ) -> Any:
+        """``control``'s value clamped to ``bounds``; tampered widget bounds are put back, and a
+        clamped value is noted in ``notes`` for the status line (None: clamped silently)."""
+        value = control.value
+        clamped = bounds.clamp(value, default)
+        tampered = not all(
+            math.isclose(shown, wanted, rel_tol=1e-9, abs_tol=1e-12)
+            for shown, wanted in ((control.min, bounds.low), (control.max, bounds.high))
+        )
+        if clamped == value and not tampered:
+            return value
+        with self._silenced():
+            # widen first, so neither assignment is refused for crossing the other bound
+            control.min = min(control.min, bounds.low)
+            control.max = max(control.max, bounds.high)
+            control.min, control.max = bounds.low, bounds.high
+            control.value = clamped
+        if clamped != value and notes is not None:
+            notes.append(
+                outside_note(_label(control, name), value, bounds.low, bounds.high, clamped)
+            )
+        return clamped
+
+    # -- presets ----------------------------------------------------------------------------
+    def _apply_preset(self, values: Mapping[str, JSONValue]) -> None:
+        if not self._quiet:  # not when the menu is only being synced to the controls
+            self.set_state(values)
+
+    def _on_preset_menu(self, change: dict[str, Any]) -> None:
+        if not self._quiet and change["new"] not in self.presets:  # "(custom)" picked by hand
+            self.sync_preset_menu()
+
+    def matching_preset(self) -> str | None:
+        """The name of a preset whose every value the controls hold now (the chosen one first)."""
+        current = self.values()
+        chosen = self.preset.value if self.preset is not None else None
+        for name in sorted(self.presets, key=lambda name: name != chosen):
+            if all(current.get(key) == value for key, value in self.presets[name].items()):
+                return name
+        return None
+
+    def sync_preset_menu(self) -> None:
+        """Show in the preset menu what the controls hold: a preset, the start, or (custom)."""
+        if self.preset is None:
+            return
+        shown = self.matching_preset()
+        if shown is None:
+            shown = NO_PRESET if self.values() == self.defaults else CUSTOM
+        if self.preset.value != shown:
+            with self._silenced():
+                self.preset.value = shown
+
+    # -- the layout every panel shares -------------------------------------------------------
+    def lay_out(
+        self,
+        intro: str,
+        columns: Sequence[Sequence[widgets.Widget]],
+        *,
+        actions: Sequence[widgets.Widget] = (),
+        below_figures: Sequence[widgets.Widget] = (),
+        beside_readout: Sequence[widgets.Widget] = (),
+    ) -> None:
+        """intro; the preset menu atop the control columns; actions; status (just above the
+        figures, where the eye is); the figures side by side; the readout."""
+        first, *rest = [list(column) for column in columns]
+        if self.preset is not None:
+            first.insert(0, self.preset)
+        canvases = [figure.canvas for figure in self.figures()]
+        self.children = [
+            widgets.HTML(intro),
+            widgets.HBox([widgets.VBox(column) for column in (first, *rest)]),
+            *([widgets.HBox(list(actions))] if actions else []),
+            self.status,
+            canvases[0] if len(canvases) == 1 else widgets.HBox(canvases),
+            *below_figures,
+            widgets.HBox([self.readout, *beside_readout]) if beside_readout else self.readout,
+        ]
+        self.sync_enabled()
+
+    # -- the page's width --------------------------------------------------------------------
     def figures(self) -> list[Figure]:
         """The panel's figures, side by side in that order (a panel with two overrides this)."""
         figure = getattr(self, "figure", None)
         return [figure] if isinstance(figure, Figure) else []
 
-    def fit_width(self, width_px: Any) -> None:
+    def fit_width(self, width_px: object) -> None:
         """Fit the figures to ``width_px``, the panel's width in the page (from the browser: a
         non-number or a width outside MIN_WIDTH..MAX_WIDTH is ignored)."""
         if isinstance(width_px, bool) or not isinstance(width_px, int | float):
             return
         if not self.MIN_WIDTH <= width_px <= self.MAX_WIDTH:
             return
-        figures = [figure for figure in self.figures() if figure in _FRAMES]
+        figures = fitted(self.figures())
         if figures:
             fit_figures(figures, float(width_px))
 
     def _keep_width_probe(self, change: dict[str, Any]) -> None:
         if self.width_probe not in change["new"]:
-            self.children = (*change["new"], self.width_probe)
+            self.children = [*change["new"], self.width_probe]
             return
         fill_tooltips(self)
 
@@ -284,6 +439,25 @@ class Panel(widgets.VBox):
         self.status.value = (
             f'<span role="status" style="color:{colour}">{html.escape(message)}</span>'
         )
+
+    def warn(self, message: str) -> None:
+        """Say ``message`` in the status line as a warning."""
+        self.set_status(message, "warning")
+
+    def _say(self, notes: list[str], result: R) -> None:
+        if notes:
+            self.warn(" ".join(notes))
+        else:
+            self.set_status(self.ok_message(result))
+
+    def listen_to(self, control: NumberSlider) -> None:
+        """Show ``control``'s messages (typed text refused or clamped) in the status line."""
+        control.on_note(self.warn)
+
+    def open_in(self, key: str, state: Mapping[str, object]) -> None:
+        """Ask the App to open tab ``key`` with ``state`` (nothing happens outside an App)."""
+        if self.navigate is not None:
+            self.navigate(key, state)
 
     @contextmanager
     def _silenced(self) -> Iterator[bool]:
@@ -300,93 +474,12 @@ class Panel(widgets.VBox):
         with self._silenced() as was_quiet:
             yield
         if not was_quiet:
+            self.sync_enabled()
             self.refresh()
 
-    def set_values(self, **values: Any) -> None:
-        """Set several controls by name, then refresh once."""
-        with self.hold():
-            for name, value in values.items():
-                self.controls[name].value = value
 
-    def _apply_preset(self, **values: Any) -> None:
-        if not self._quiet:  # not when the menu is only being synced to the controls
-            self.set_values(**values)
-
-    def _on_preset_menu(self, change: dict[str, Any]) -> None:
-        if not self._quiet and change["new"] not in self.presets:  # "(custom)" picked by hand
-            self.sync_preset_menu()
-
-    def warn(self, message: str) -> None:
-        """Say ``message`` in the status line as a warning."""
-        self.set_status(message, "warning")
-
-    def listen_to(self, control: NumberSlider) -> None:
-        """Show ``control``'s messages (typed text refused or clamped) in the status line."""
-        control.on_note(self.warn)
-
-    def values(self) -> dict[str, Any]:
-        """Every control's value now, by name."""
-        return {name: control.value for name, control in self.controls.items()}
-
-    def matching_preset(self) -> str | None:
-        """The name of a preset whose every value the controls hold now (the chosen one first)."""
-        current = self.values()
-        chosen = self.preset.value if self.preset is not None else None
-        names = sorted(self.presets, key=lambda name: name != chosen)
-        for name in names:
-            if all(current.get(key) == value for key, value in self.presets[name].items()):
-                return name
-        return None
-
-    def sync_preset_menu(self) -> None:
-        """Show in the preset menu what the controls hold: a preset, the start, or (custom)."""
-        if self.preset is None:
-            return
-        shown = self.matching_preset()
-        if shown is None:
-            shown = NO_PRESET if self.values() == self.defaults else CUSTOM
-        if self.preset.value != shown:
-            with self._silenced():
-                self.preset.value = shown
-
-    def _on_control_change(self, change: dict[str, Any]) -> None:
-        del change
-        if not self._quiet:
-            self.refresh()
-
-    def _enforce_bounds(self, name: str, control: widgets.ValueWidget, notes: list[str]) -> Any:
-        return self.enforce(control, self.bounds[name], self.defaults[name], notes, name)
-
-    def enforce(
-        self,
-        control: widgets.ValueWidget,
-        bounds: Bounds,
-        default: float,
-        notes: list[str],
-        name: str = "",
-    ) -> Any:
-        """``control``'s value clamped to ``bounds``; tampered widget bounds are put back, and a
-        clamped value is noted in ``notes`` for the status line."""
-        value = control.value
-        clamped = bounds.clamp(value, default)
-        shown, wanted = _widget_bounds(control), _slider_bounds(control, bounds)
-        tampered = (
-            shown is not None
-            and wanted is not None
-            and not all(
-                math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-                for a, b in zip(shown, wanted, strict=True)
-            )
-        )
-        if clamped == value and not tampered:
-            return value
-        with self._silenced():
-            _restore_widget_bounds(control, bounds)
-            control.value = clamped
-        if clamped != value:
-            label = control.description or name
-            notes.append(outside_note(label, value, bounds.low, bounds.high, clamped))
-        return clamped
+def _label(control: widgets.ValueWidget, name: str) -> str:
+    return str(getattr(control, "description", "") or name)
 
 
 def fill_tooltips(root: widgets.Widget) -> None:
@@ -397,27 +490,3 @@ def fill_tooltips(root: widgets.Widget) -> None:
     for child in getattr(root, "children", ()):
         if isinstance(child, widgets.Widget):
             fill_tooltips(child)
-
-
-def _slider_bounds(control: widgets.ValueWidget, bounds: Bounds) -> tuple[float, float] | None:
-    """The (min, max) traits a control should carry for ``bounds``."""
-    if hasattr(control, "min") and hasattr(control, "max"):
-        return (bounds.low, bounds.high)
-    return None
-
-
-def _widget_bounds(control: widgets.ValueWidget) -> tuple[float, float] | None:
-    if hasattr(control, "min") and hasattr(control, "max"):
-        return (control.min, control.max)
-    return None
-
-
-def _restore_widget_bounds(control: widgets.ValueWidget, bounds: Bounds) -> None:
-    wanted = _slider_bounds(control, bounds)
-    if wanted is None:
-        return
-    low, high = wanted
-    # widen first, so neither assignment is refused for crossing the other bound
-    control.min = min(control.min, low)
-    control.max = max(control.max, high)
-    control.min, control.max = low, high

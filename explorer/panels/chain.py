@@ -14,7 +14,7 @@ import ipywidgets as widgets
 import matplotlib as mpl
 
 from explorer.core import ACTIVATIONS, DTYPES, INITS, ChainResult, chain_gradients
-from explorer.panels.base import Bounds, Panel, make_figure
+from explorer.panels.base import Bounds, Cost, Panel, Params, make_figure
 from explorer.panels.controls import (
     SEED_BOUNDS,
     dropdown,
@@ -25,16 +25,17 @@ from explorer.panels.controls import (
     toggles,
 )
 from explorer.panels.redraw import Redrawer
-from explorer.panels.written import PointedIndex, written_out_html
+from explorer.panels.values import JSONValue
+from explorer.panels.written import PointedIndex, readout_table, written_out_html
 from explorer.plots import DeltaView, JacobianView
-from explorer.plots.style import FONT_SIZE, format_number
+from explorer.plots.style import FONT_SIZE, HIGHLIGHT, format_number
 
 # One refresh costs about depth * width^2 (the per-layer SVDs dominate): 1.1e6 units is about
 # 150-200 ms on this machine (benchmarks/bench_chain.py), e.g. depth 1000 at width 32.
 COMPUTE_BUDGET = 1_100_000
 
 
-def _scalar_chain(depth: int, weight: float) -> dict[str, Any]:
+def _scalar_chain(depth: int, weight: float) -> dict[str, JSONValue]:
     """The source articles' chain: width 1, every weight ``weight``, no activation."""
     return {
         "depth": depth,
@@ -46,7 +47,9 @@ def _scalar_chain(depth: int, weight: float) -> dict[str, Any]:
     }
 
 
-def _network(depth: int, width: int, scale: float, init: str, activation: str) -> dict[str, Any]:
+def _network(
+    depth: int, width: int, scale: float, init: str, activation: str
+) -> dict[str, JSONValue]:
     return {
         "depth": depth,
         "width": width,
@@ -58,7 +61,7 @@ def _network(depth: int, width: int, scale: float, init: str, activation: str) -
 
 
 # preset name -> control values
-PRESETS: dict[str, dict[str, Any]] = {
+PRESETS: dict[str, dict[str, JSONValue]] = {
     "Article: w = 2, 5 layers": _scalar_chain(5, 2.0),
     "Article: w = 2, 20 layers (2^19)": _scalar_chain(20, 2.0),
     "Exercise: w = 3, 5 layers": _scalar_chain(5, 3.0),
@@ -98,12 +101,14 @@ def _controls() -> dict[str, widgets.ValueWidget]:
     }
 
 
-class ChainPanel(Panel):
+class ChainPanel(Panel[ChainResult]):
     """Deep-network gradients: set depth, width, init, activation... and watch delta_l change."""
 
+    key, title = "deep", "Deep network"
+
+    budget = COMPUTE_BUDGET
+
     def __init__(self, **kwargs: Any) -> None:
-        controls = _controls()
-        super().__init__(controls, BOUNDS, PRESETS, **kwargs)
         with mpl.rc_context({"font.size": FONT_SIZE}):
             self.figure = make_figure(11.0, 4.0)
             delta_ax, jacobian_ax = self.figure.subplots(1, 2, width_ratios=[1.35, 1])
@@ -111,58 +116,47 @@ class ChainPanel(Panel):
             self.jacobian_view = JacobianView(jacobian_ax)
         self.redrawer = Redrawer(self.figure, self.delta_view.artists + self.jacobian_view.artists)
         # the layer written out beside the first and last five: typed, or clicked on the plot
-        self.pointed = PointedIndex(
-            "write out layer",
-            1,
-            self.delta_view.ax,
-            on_change=self._rewrite_readout,
-            panel=self,
+        self.pointed = PointedIndex("write out layer", 1, self.delta_view.ax)
+        super().__init__(
+            _controls(), BOUNDS, PRESETS, selectors={"layer": self.pointed.box}, **kwargs
         )
         c = self.controls
-        left = widgets.VBox([self.preset, c["depth"], c["width"], c["weight_scale"]])
-        middle = widgets.VBox([c["init"], c["activation"], c["bias_scale"], c["seed"]])
-        self.children = [
-            widgets.HTML(
-                "<b>Deep network</b>: a_l = φ(W_l a_(l−1) + b_l). A unit gradient enters at the"
-                " output; see what reaches each layer."
-            ),
-            widgets.HBox([left, middle, widgets.VBox([c["dtype"]])]),
-            self.status,
-            self.figure.canvas,
-            widgets.HBox([self.readout, self.pointed.box]),
-        ]
+        self.lay_out(
+            "<b>Deep network</b>: a_l = φ(W_l a_(l−1) + b_l). A unit gradient enters at the"
+            " output; see what reaches each layer.",
+            [
+                [c["depth"], c["width"], c["weight_scale"]],
+                [c["init"], c["activation"], c["bias_scale"], c["seed"]],
+                [c["dtype"]],
+            ],
+            beside_readout=[self.pointed.box],
+        )
         self.refresh()
 
-    compute_budget = COMPUTE_BUDGET
-
-    def cost(self, params: dict[str, Any]) -> tuple[str, int]:
+    def cost(self, params: Params) -> Cost:
         depth, width = params["depth"], params["width"]
-        return f"depth {depth} × width {width}²", depth * width**2
-
-    def budget_advice(self, params: dict[str, Any]) -> str:
-        depth, width = params["depth"], params["width"]
-        return (
+        return Cost(
+            f"depth {depth} × width {width}²",
+            depth * width**2,
             f"at width {width} use depth ≤ {COMPUTE_BUDGET // width**2}, or at depth {depth}"
-            f" use width ≤ {int((COMPUTE_BUDGET / depth) ** 0.5)}"
+            f" use width ≤ {int((COMPUTE_BUDGET / depth) ** 0.5)}",
         )
 
-    def compute(self, params: dict[str, Any]) -> ChainResult:
+    def compute(self, params: Params) -> ChainResult:
         return chain_gradients(**params)
+
+    def selector_bounds(self, result: ChainResult) -> dict[str, Bounds]:
+        return {"layer": self.pointed.bounds(result.depth)}
 
     def show(self, result: ChainResult) -> None:
         self.delta_view.update(result)
         self.jacobian_view.update(result)
         self.redrawer.redraw()
-        self.pointed.set_last(result.depth)
         self.readout.value = readout_html(result, self.pointed.index)
 
     def ok_message(self, result: ChainResult) -> str:
         layers = "1 layer" if result.depth == 1 else f"{result.depth} layers"
         return f"Computed {layers} × width {result.width} in {result.dtype}."
-
-    def _rewrite_readout(self, layer: int) -> None:
-        if self.result is not None:
-            self.readout.value = readout_html(self.result, layer)
 
 
 def readout_html(result: ChainResult, pointed: int | None = None) -> str:
@@ -174,7 +168,7 @@ def readout_html(result: ChainResult, pointed: int | None = None) -> str:
         overflow = f"none: every value fits in {result.dtype}"
     else:
         overflow = (
-            f"<b style='color:#D55E00'>layer {result.overflow_layer}</b>"
+            f"<b style='color:{HIGHLIGHT}'>layer {result.overflow_layer}</b>"
             f" ({result.overflow_pass} pass; values there are inf/NaN)"
         )
     if not math.isfinite(ratio):
@@ -188,13 +182,12 @@ def readout_html(result: ChainResult, pointed: int | None = None) -> str:
         trend = "shrinks toward the input: vanishing"
     else:
         trend = "keeps its size"
-    return (
-        "<table style='font-size:14px'>"
-        f"<tr><td>gradient at layer 1, ‖∂L/∂a₁‖</td><td><b>{format_number(grad1)}</b></td></tr>"
-        f"<tr><td>ratio to the output gradient, ‖δ₁‖/‖δ_L‖</td><td><b>{format_number(ratio)}</b>"
-        f" ({trend})</td></tr>"
-        "<tr><td>weight gradient at layer 1, ‖∂L/∂W₁‖</td>"
-        f"<td>{format_number(float(result.weight_grad_norms[0]))}</td></tr>"
-        f"<tr><td>{result.dtype} overflow</td><td>{overflow}</td></tr>"
-        "</table>" + written_out_html("‖∂L/∂aₗ‖", "layer l", result.delta_norms, 1, pointed)
+    rows = [
+        ("gradient at layer 1, ‖∂L/∂a₁‖", f"<b>{format_number(grad1)}</b>"),
+        ("ratio to the output gradient, ‖δ₁‖/‖δ_L‖", f"<b>{format_number(ratio)}</b> ({trend})"),
+        ("weight gradient at layer 1, ‖∂L/∂W₁‖", format_number(float(result.weight_grad_norms[0]))),
+        (f"{result.dtype} overflow", overflow),
+    ]
+    return readout_table(rows) + written_out_html(
+        "‖∂L/∂aₗ‖", "layer l", result.delta_norms, 1, pointed
     )

@@ -9,24 +9,37 @@ mode a grid of starts runs at once, and the readout counts the runs thrown off t
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as widgets
 import matplotlib as mpl
 import numpy as np
+import numpy.typing as npt
 from matplotlib.backend_bases import MouseEvent
 
-from explorer.core import CLIFF_METHODS, CliffSurface, cliff_descents, cliff_surface
-from explorer.panels.base import Bounds, Panel, make_figure
+from explorer.core import (
+    CLIFF_METHODS,
+    NORM_METHODS,
+    CliffDescent,
+    CliffSurface,
+    cliff_descents,
+    cliff_surface,
+)
+from explorer.panels.base import Bounds, Cost, Panel, Params, make_figure
 from explorer.panels.controls import (
     STYLE,
+    THRESHOLD_BOUNDS,
     dropdown,
     float_slider,
     int_slider,
     log_slider,
 )
 from explorer.panels.redraw import Redrawer
-from explorer.plots.cliff import CliffSurfaceView, StepCurvesView
+from explorer.panels.values import JSONValue
+from explorer.panels.written import readout_table
+from explorer.plots.cliff import LOSS_FLOOR, CliffSurfaceView
+from explorer.plots.curves import Curves, CurvesView, median_curve
 from explorer.plots.style import FONT_SIZE, format_number
 
 W_RANGE = (-1.0, 10.0)
@@ -37,14 +50,14 @@ FAN_SIDE = 8  # fan mode: an 8 x 8 grid of starts
 # T = 50 measured about 160 ms here (benchmarks/bench_cliff.py)
 COMPUTE_BUDGET = 1_600_000
 BOUNDS = {
-    "clip_threshold": Bounds(1e-3, 1e3),
+    "clip_threshold": THRESHOLD_BOUNDS,
     "lr": Bounds(1e-3, 10.0),
     "steps": Bounds(1, 1000, integer=True),
     "seq_len": Bounds(5, 100, integer=True),
     "start_w": Bounds(*W_RANGE),
     "start_b": Bounds(*B_RANGE),
 }
-PRESETS = {
+PRESETS: dict[str, dict[str, JSONValue]] = {
     "Pascanu's Fig. 6: a step onto the wall": {
         "start_w": 6.0,
         "start_b": -3.0,
@@ -88,8 +101,26 @@ def fan_starts() -> np.ndarray:
     return np.stack(np.meshgrid(w, b), axis=-1).reshape(-1, 2)
 
 
-class CliffPanel(Panel):
+@dataclass(frozen=True)
+class CliffRuns:
+    """Unclipped and clipped descent from the same start(s), over the surface they descend."""
+
+    surface: CliffSurface
+    unclipped: CliffDescent
+    clipped: CliffDescent
+    thrown_unclipped: npt.NDArray[np.bool_]  # (runs,) left the surface's box or overflowed
+    thrown_clipped: npt.NDArray[np.bool_]
+
+    @property
+    def runs(self) -> int:
+        return len(self.unclipped.trajectories)
+
+
+class CliffPanel(Panel[CliffRuns]):
     """Unclipped versus clipped descent on the cliff-shaped loss of a one-unit recurrent net."""
+
+    key, title = "cliff", "The cliff"
+    budget = COMPUTE_BUDGET
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(_controls(), BOUNDS, PRESETS, **kwargs)
@@ -97,12 +128,14 @@ class CliffPanel(Panel):
             # room under the surface for its legend, right of the curves for " threshold"
             self.figure = make_figure(12.0, 5.9)
             self.surface_view = CliffSurfaceView(self.figure.add_axes((0.06, 0.146, 0.47, 0.778)))
-            self.loss_view = StepCurvesView(
-                self.figure.add_axes((0.63, 0.614, 0.31, 0.31)), "losses", "Loss per step", "loss"
+            self.loss_view = CurvesView(
+                self.figure.add_axes((0.63, 0.614, 0.31, 0.31)),
+                "Loss per step",
+                "loss",
+                floor=LOSS_FLOOR,  # the loss lies in [0, 0.49]: one fixed range
             )
-            self.norm_view = StepCurvesView(
+            self.norm_view = CurvesView(
                 self.figure.add_axes((0.63, 0.146, 0.31, 0.31)),
-                "grad_norms",
                 "Gradient norm before clipping",
                 "‖∇L‖",
                 legend=False,  # the loss view's legend names the runs
@@ -114,43 +147,32 @@ class CliffPanel(Panel):
         self.shown_seq_len: int | None = None
         self.figure.canvas.mpl_connect("button_press_event", self._on_click)
         self.fan_hint = widgets.HTML(layout=widgets.Layout(width="220px"))
-        self.controls["fan"].observe(self._sync_fan, names="value")
-        self._sync_fan()
+        self.controls["fan"].observe(self._show_fan_hint, names="value")
+        self._show_fan_hint()
         c = self.controls
-        self.children = [
-            widgets.HTML(
-                "<b>The cliff</b> (Pascanu et al. 2013): x_t = w σ(x_{t−1}) + b from x₀ = 0.5,"
-                " loss (σ(x_T) − 0.7)². Where the wall is, the gradient is huge: unclipped"
-                " descent (orange) is thrown away, clipped descent (blue) climbs it with a"
-                " bounded step. Click the surface to start from there."
-            ),
-            widgets.HBox(
-                [
-                    widgets.VBox([self.preset, c["clip_threshold"], c["method"], c["lr"]]),
-                    widgets.VBox([c["steps"], c["seq_len"], c["start_w"], c["start_b"]]),
-                    widgets.VBox([c["fan"], self.fan_hint]),
-                ]
-            ),
-            self.status,
-            self.figure.canvas,
-            self.readout,
-        ]
+        self.lay_out(
+            "<b>The cliff</b> (Pascanu et al. 2013): x_t = w σ(x_{t−1}) + b from x₀ = 0.5,"
+            " loss (σ(x_T) − 0.7)². Where the wall is, the gradient is huge: unclipped"
+            " descent (orange) is thrown away, clipped descent (blue) climbs it with a"
+            " bounded step. Click the surface to start from there.",
+            [
+                [c["clip_threshold"], c["method"], c["lr"]],
+                [c["steps"], c["seq_len"], c["start_w"], c["start_b"]],
+                [c["fan"], self.fan_hint],
+            ],
+        )
         self.refresh()
 
-    compute_budget = COMPUTE_BUDGET
-
-    def cost(self, params: dict[str, Any]) -> tuple[str, int]:
+    def cost(self, params: Params) -> Cost:
         starts = FAN_SIDE**2 if params["fan"] else 1
-        return (
+        limit = COMPUTE_BUDGET // (FAN_SIDE**2 * params["seq_len"])
+        return Cost(
             f"{starts} start(s) × {params['steps']} steps × T {params['seq_len']}",
             starts * params["steps"] * params["seq_len"],
+            f"in fan mode at T = {params['seq_len']} use steps ≤ {limit}",
         )
 
-    def budget_advice(self, params: dict[str, Any]) -> str:
-        limit = COMPUTE_BUDGET // (FAN_SIDE**2 * params["seq_len"])
-        return f"in fan mode at T = {params['seq_len']} use steps ≤ {limit}"
-
-    def compute(self, params: dict[str, Any]) -> dict[str, Any]:
+    def compute(self, params: Params) -> CliffRuns:
         start = fan_starts() if params["fan"] else (params["start_w"], params["start_b"])
         unclipped, clipped = cliff_descents(
             start,
@@ -160,61 +182,67 @@ class CliffPanel(Panel):
             params["method"],
             params["seq_len"],
         )
-        thrown = {
-            run: descent.thrown(W_RANGE, B_RANGE)
-            for run, descent in (("unclipped", unclipped), ("clipped", clipped))
-        }
-        return {
-            "surface": _surface(params["seq_len"]),
-            "unclipped": unclipped,
-            "clipped": clipped,
-            "thrown": thrown,
-        }
-
-    def show(self, result: dict[str, Any]) -> None:
-        full = result["surface"].seq_len != self.shown_seq_len
-        if full:
-            self.surface_view.show_surface(result["surface"])
-            self.shown_seq_len = result["surface"].seq_len
-        self.surface_view.show_runs(
-            result["unclipped"], result["clipped"], result["thrown"]["unclipped"]
+        return CliffRuns(
+            _surface(params["seq_len"]),
+            unclipped,
+            clipped,
+            unclipped.thrown(W_RANGE, B_RANGE),
+            clipped.thrown(W_RANGE, B_RANGE),
         )
-        self.loss_view.update(result["unclipped"], result["clipped"])
-        self.norm_view.update(result["unclipped"], result["clipped"])
+
+    def show(self, result: CliffRuns) -> None:
+        full = result.surface.seq_len != self.shown_seq_len
+        if full:
+            self.surface_view.show_surface(result.surface)
+            self.shown_seq_len = result.surface.seq_len
+        unclipped, clipped = result.unclipped, result.clipped
+        self.surface_view.show_runs(unclipped, clipped, result.thrown_unclipped)
+        self.loss_view.update(Curves(median_curve(unclipped.losses), median_curve(clipped.losses)))
+        bound = clipped.method in NORM_METHODS  # value clipping bounds no norm
+        self.norm_view.update(
+            Curves(
+                median_curve(unclipped.grad_norms),
+                median_curve(clipped.grad_norms),
+                threshold=clipped.clip_threshold if bound else None,
+            )
+        )
         self.redrawer.redraw(full=full)
         self.readout.value = _readout(result)
 
-    def ok_message(self, result: dict[str, Any]) -> str:
-        runs = len(result["unclipped"].trajectories)
-        return f"Ran {runs} unclipped and {runs} clipped descents."
+    def ok_message(self, result: CliffRuns) -> str:
+        return f"Ran {result.runs} unclipped and {result.runs} clipped descents."
 
-    def _sync_fan(self, change: dict[str, Any] | None = None) -> None:
-        """In fan mode the 64 starts are a fixed grid: the start sliders are off, and say why."""
+    def disabled_reasons(self, params: Params) -> dict[str, str]:
+        """In fan mode the 64 starts are a fixed grid: the start controls are off."""
+        if not params["fan"]:
+            return {}
+        reason = "in fan mode: the fan starts from an 8×8 grid; untick it to choose a start"
+        return {"start_w": reason, "start_b": reason}
+
+    def _show_fan_hint(self, change: dict[str, Any] | None = None) -> None:
         del change
-        fan = bool(self.controls["fan"].value)
-        for name in ("start_w", "start_b"):
-            self.controls[name].disabled = fan
-            self.controls[name].tooltip = (
-                "off in fan mode: the fan starts from an 8×8 grid; untick it to choose a start"
-                if fan
-                else f"{self.controls[name].description}: type a value or click the surface"
-            )
         self.fan_hint.value = (
             "<i style='color:#555'>Start w and b are off: the fan starts from an 8×8 grid."
             " Untick it to choose one start.</i>"
-            if fan
+            if self.controls["fan"].value
             else ""
         )
 
     def _on_click(self, event: MouseEvent) -> None:
         if event.inaxes is not self.surface_view.ax or event.xdata is None:
             return
-        self.set_values(
-            start_w=round(float(event.xdata), 2), start_b=round(float(event.ydata), 2), fan=False
+        if event.ydata is None:
+            return
+        self.set_state(
+            {
+                "start_w": round(float(event.xdata), 2),
+                "start_b": round(float(event.ydata), 2),
+                "fan": False,
+            }
         )
 
 
-def _run_summary(descent: Any) -> str:
+def _run_summary(descent: CliffDescent) -> str:
     path = descent.trajectories[0]
     end = path[-1]
     steps = descent.step_lengths[0]
@@ -228,19 +256,18 @@ def _run_summary(descent: Any) -> str:
     )
 
 
-def _readout(result: dict[str, Any]) -> str:
-    unclipped, clipped = result["unclipped"], result["clipped"]
-    runs = len(unclipped.trajectories)
+def _readout(result: CliffRuns) -> str:
+    runs = result.runs
     if runs > 1:
-        thrown = result["thrown"]
         return (
             "<div style='font-size:14px'>Thrown off the surface (left the box or overflowed):"
-            f" <b>{int(thrown['unclipped'].sum())} of {runs}</b> unclipped runs,"
-            f" <b>{int(thrown['clipped'].sum())} of {runs}</b> clipped runs. Right: the median"
-            " over runs.</div>"
+            f" <b>{int(result.thrown_unclipped.sum())} of {runs}</b> unclipped runs,"
+            f" <b>{int(result.thrown_clipped.sum())} of {runs}</b> clipped runs. Right: the"
+            " median over runs.</div>"
         )
-    return (
-        "<table style='font-size:14px'>"
-        f"<tr><td>unclipped</td><td>{_run_summary(unclipped)}</td></tr>"
-        f"<tr><td>clipped</td><td>{_run_summary(clipped)}</td></tr></table>"
+    return readout_table(
+        [
+            ("unclipped", _run_summary(result.unclipped)),
+            ("clipped", _run_summary(result.clipped)),
+        ]
     )

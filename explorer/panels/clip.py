@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as widgets
@@ -17,17 +19,19 @@ import matplotlib as mpl
 import numpy as np
 
 from explorer.core import ClipResult, clip_gradients
-from explorer.panels.base import Bounds, Panel, make_figure
-from explorer.panels.controls import STYLE, WIDE, dropdown, log_slider, toggles
+from explorer.panels.base import Panel, Params, make_figure
+from explorer.panels.controls import STYLE, THRESHOLD_BOUNDS, WIDE, dropdown, log_slider, toggles
 from explorer.panels.number import plain_number_text
+from explorer.panels.values import MAX_TEXT, JSONValue
+from explorer.panels.written import readout_table
 from explorer.plots.clip import ClipGeometryView, TensorNormView
 from explorer.plots.style import FONT_SIZE, format_number
 
 METHODS_SHOWN = ("value", "norm", "global_norm", "pascanu")  # AGC needs weights: see the core
 MAX_TENSORS = 8
 MAX_COMPONENTS = 64
-BOUNDS = {"threshold": Bounds(1e-3, 1e3)}
-PRESETS = {
+BOUNDS = {"threshold": THRESHOLD_BOUNDS}
+PRESETS: dict[str, dict[str, JSONValue]] = {
     "g = [16, 12, −8], threshold 5 (article 001)": {
         "gradient": "16, 12, -8",
         "threshold": 5.0,
@@ -58,7 +62,7 @@ PRESETS = {
 def parse_gradient(text: str) -> list[np.ndarray]:
     """'16, 12, -8' -> one tensor; '100, 0; 0, 0.1' -> two. inf and nan are accepted as data, and
     the Unicode minus the readouts print ('16, 12, −8') is read as a minus."""
-    if not isinstance(text, str) or len(text) > 2000:
+    if not isinstance(text, str) or len(text) > MAX_TEXT:
         raise ValueError("gradient must be numbers separated by commas, tensors by ';'")
     tensors = []
     for part in text.split(";"):
@@ -94,8 +98,22 @@ def _controls() -> dict[str, widgets.ValueWidget]:
     }
 
 
-class ClipPanel(Panel):
+@dataclass(frozen=True)
+class Clippings:
+    """One gradient clipped by two methods, side by side."""
+
+    left: ClipResult
+    right: ClipResult
+
+    @property
+    def both(self) -> tuple[ClipResult, ClipResult]:
+        return (self.left, self.right)
+
+
+class ClipPanel(Panel[Clippings]):
     """Two clipping methods applied to the same gradient, drawn and written out."""
+
+    key, title = "clipping", "Clipping"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(_controls(), BOUNDS, PRESETS, **kwargs)
@@ -104,40 +122,31 @@ class ClipPanel(Panel):
             planes = [self.figure.add_subplot(1, 2, i + 1) for i in range(2)]
             spaces = [self.figure.add_subplot(1, 2, i + 1, projection="3d") for i in range(2)]
             bars = [self.figure.add_subplot(1, 2, i + 1) for i in range(2)]
-            self.views: dict[str, list[Any]] = {
+            self.views: dict[str, list[ClipGeometryView | TensorNormView]] = {
                 "2-D": [ClipGeometryView(ax, 2) for ax in planes],
                 "3-D": [ClipGeometryView(ax, 3) for ax in spaces],
                 "tensors": [TensorNormView(ax) for ax in bars],
             }
         self.mode = ""
         c = self.controls
-        self.children = [
-            widgets.HTML(
-                "<b>Clipping geometry</b>: norm clipping shrinks g onto the ball ‖g‖ = threshold"
-                " and keeps its direction; value clipping clamps each component into the box"
-                " and turns it. Type a gradient (tensors separated by ';')."
-            ),
-            widgets.HBox(
-                [
-                    widgets.VBox([self.preset, c["gradient"], c["threshold"]]),
-                    widgets.VBox([c["left"], c["right"], c["semantics"]]),
-                ]
-            ),
-            self.status,
-            self.figure.canvas,
-            self.readout,
-        ]
+        self.lay_out(
+            "<b>Clipping geometry</b>: norm clipping shrinks g onto the ball ‖g‖ = threshold"
+            " and keeps its direction; value clipping clamps each component into the box"
+            " and turns it. Type a gradient (tensors separated by ';').",
+            [[c["gradient"], c["threshold"]], [c["left"], c["right"], c["semantics"]]],
+        )
         self.refresh()
 
-    def compute(self, params: dict[str, Any]) -> tuple[ClipResult, ClipResult]:
+    def compute(self, params: Params) -> Clippings:
         tensors = parse_gradient(params["gradient"])
-        return tuple(
+        left, right = (
             clip_gradients(tensors, params[side], params["threshold"], params["semantics"])
             for side in ("left", "right")
         )
+        return Clippings(left, right)
 
-    def show(self, result: tuple[ClipResult, ClipResult]) -> None:
-        original = result[0].original
+    def show(self, result: Clippings) -> None:
+        original = result.left.original
         if len(original) == 1 and original[0].size in (2, 3):
             mode = f"{original[0].size}-D"
         else:
@@ -145,14 +154,14 @@ class ClipPanel(Panel):
         for name, views in self.views.items():
             for view in views:
                 view.ax.set_visible(name == mode)
-        for view, side in zip(self.views[mode], result, strict=True):
+        for view, side in zip(self.views[mode], result.both, strict=True):
             view.update(side)
         self.mode = mode
         self.figure.canvas.draw_idle()
         self.readout.value = _readout(result)
 
-    def ok_message(self, result: tuple[ClipResult, ClipResult]) -> str:
-        return f"Clipped with {result[0].semantics} semantics."
+    def ok_message(self, result: Clippings) -> str:
+        return f"Clipped with {result.left.semantics} semantics."
 
 
 def _vector(values: np.ndarray) -> str:
@@ -168,8 +177,8 @@ def _multiplier(result: ClipResult) -> str:
     return f"{result.coefficient:.9g}"
 
 
-def _readout(result: tuple[ClipResult, ClipResult]) -> str:
-    rows = [
+def _readout(result: Clippings) -> str:
+    rows: list[tuple[str, Callable[[ClipResult], str]]] = [
         ("library call", lambda r: html.escape(r.library_call)),
         ("‖g‖ before", lambda r: format_number(r.norm_before)),
         ("‖g‖ after", lambda r: format_number(r.norm_after)),
@@ -178,15 +187,13 @@ def _readout(result: tuple[ClipResult, ClipResult]) -> str:
         ("cosine(g, clipped)", lambda r: f"{r.cosine:.6f}"),
         ("clipped gradient", lambda r: "; ".join(_vector(g) for g in r.grads)),
     ]
-    head = "".join(f"<th style='padding:0 12px'>{r.method}</th>" for r in result)
-    body = "".join(
-        f"<tr><td>{label}</td>"
-        + "".join(f"<td style='padding:0 12px'>{cell(r)}</td>" for r in result)
-        + "</tr>"
-        for label, cell in rows
+    table = readout_table(
+        [
+            ("", *(f"<b>{r.method}</b>" for r in result.both)),
+            *((label, *(cell(r) for r in result.both)) for label, cell in rows),
+        ],
+        cell_style="padding:0 12px",
     )
-    given = "; ".join(_vector(g) for g in result[0].original)
-    return (
-        f"<div style='font-size:14px'>g = {given}, threshold {format_number(result[0].threshold)}"
-        f"<table><tr><td></td>{head}</tr>{body}</table></div>"
-    )
+    given = "; ".join(_vector(g) for g in result.left.original)
+    threshold = format_number(result.left.threshold)
+    return f"<div style='font-size:14px'>g = {given}, threshold {threshold}{table}</div>"

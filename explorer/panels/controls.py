@@ -9,6 +9,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from explorer.core import MAX_SEED
 from explorer.panels.bounds import Bounds
 from explorer.panels.number import IntNumberSlider, NumberSlider
 from explorer.plots.style import format_number
@@ -16,7 +17,9 @@ from explorer.plots.style import format_number
 LABEL_WIDTH = "110px"
 STYLE = {"description_width": LABEL_WIDTH}
 WIDE = "340px"
-SEED_BOUNDS = Bounds(0, 2**31 - 1, integer=True)
+SEED_BOUNDS = Bounds(0, MAX_SEED, integer=True)  # the core's seed range
+# every clip-threshold control: thresholds from 10^-3 to 10^3 (the core takes more)
+THRESHOLD_BOUNDS = Bounds(1e-3, 1e3)
 NO_PRESET = "(choose a preset)"
 CUSTOM = "(custom)"  # shown once the controls hold no preset's values
 
@@ -61,7 +64,10 @@ def log_slider(label: str, value: float, bounds: Bounds, step: float) -> NumberS
     )
 
 
-def dropdown(label: str, options: Sequence[str], value: str) -> widgets.Dropdown:
+def dropdown(
+    label: str, options: Sequence[str] | Sequence[tuple[str, str]], value: str
+) -> widgets.Dropdown:
+    """A choice of ``options`` (values, or (label, value) pairs)."""
     return widgets.Dropdown(
         options=options,
         value=value,
@@ -95,9 +101,9 @@ def seed_box() -> IntNumberSlider:
 
 
 def preset_menu(
-    presets: Mapping[str, Mapping[str, Any]], apply: Callable[..., None]
+    presets: Mapping[str, Mapping[str, Any]], apply: Callable[[Mapping[str, Any]], object]
 ) -> widgets.Dropdown:
-    """A dropdown of preset names; choosing one calls ``apply(**settings)``."""
+    """A dropdown of preset names; choosing one calls ``apply(settings)``."""
     menu = widgets.Dropdown(
         options=[NO_PRESET, CUSTOM, *presets],
         description="preset",
@@ -108,7 +114,7 @@ def preset_menu(
     def on_choose(change: dict[str, Any]) -> None:
         settings = presets.get(change["new"])
         if settings is not None:
-            apply(**settings)
+            apply(settings)
 
     menu.observe(on_choose, names="value")
     return menu

@@ -9,7 +9,7 @@ deep-network panel).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 import ipywidgets as widgets
@@ -17,9 +17,12 @@ import matplotlib as mpl
 from matplotlib.backend_bases import MouseEvent
 
 from explorer.core import PhaseResult, mean_field_chi, phase_diagram
-from explorer.panels.base import Bounds, Panel, make_figure
+from explorer.panels.base import Bounds, Cost, Panel, Params, make_figure
+from explorer.panels.chain import ChainPanel
 from explorer.panels.controls import SEED_BOUNDS, float_slider, int_slider, seed_box, toggles
 from explorer.panels.redraw import Redrawer
+from explorer.panels.values import JSONValue
+from explorer.panels.written import readout_table
 from explorer.plots.phase import PhaseView
 from explorer.plots.style import FONT_SIZE, format_number
 
@@ -46,21 +49,26 @@ def _controls() -> dict[str, widgets.ValueWidget]:
     }
 
 
-class PhasePanel(Panel):
+class PhasePanel(Panel[PhaseResult]):
     """Measured order-to-chaos diagram; choose a point to study it in the deep-network panel."""
 
+    key, title = "phase", "Phase diagram"
+    budget = COMPUTE_BUDGET
+
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(_controls(), BOUNDS, **kwargs)
-        self.on_choose: list[Callable[[dict[str, Any]], None]] = []
         with mpl.rc_context({"font.size": FONT_SIZE}):
             self.figure = make_figure(9.0, 5.0, right=0.3, columns=1)
             self.view = PhaseView(self.figure.add_subplot())
         self.redrawer = Redrawer(self.figure, [self.view.choice])
+        self.drawn: PhaseResult | None = None  # the diagram on the figure now
         self.weight_std = float_slider("chosen σ_w", 1.0, CHOICE_BOUNDS["weight_std"], step=0.01)
         self.bias_std = float_slider("chosen σ_b", 0.0, CHOICE_BOUNDS["bias_std"], step=0.01)
-        for slider in (self.weight_std, self.bias_std):
-            slider.observe(self._on_choice_moved, names="value")
-            self.listen_to(slider)
+        super().__init__(
+            _controls(),
+            BOUNDS,
+            selectors={"weight_std": self.weight_std, "bias_std": self.bias_std},
+            **kwargs,
+        )
         self.load = widgets.Button(
             description="Open in the deep-network panel",
             layout=widgets.Layout(width="260px"),
@@ -69,66 +77,68 @@ class PhasePanel(Panel):
         self.load.on_click(lambda _button: self.choose())
         self.figure.canvas.mpl_connect("button_press_event", self._on_click)
         c = self.controls
-        self.children = [
-            widgets.HTML(
-                "<b>Phase diagram</b>: random deep networks with W ~ N(0, σ_w²/n), b ~ N(0, σ_b²)."
-                " Colour: how much the gradient grows (red) or shrinks (blue) per layer, measured;"
-                " black line: the mean-field edge of chaos χ₁ = 1. Click a point to study it."
-            ),
-            widgets.HBox(
-                [
-                    widgets.VBox([c["activation"], c["depth"], c["width"], c["seed"]]),
-                    widgets.VBox([self.weight_std, self.bias_std, self.load]),
-                ]
-            ),
-            self.status,
-            self.figure.canvas,
-            self.readout,
-        ]
+        self.lay_out(
+            "<b>Phase diagram</b>: random deep networks with W ~ N(0, σ_w²/n), b ~ N(0, σ_b²)."
+            " Colour: how much the gradient grows (red) or shrinks (blue) per layer, measured;"
+            " black line: the mean-field edge of chaos χ₁ = 1. Click a point to study it.",
+            [
+                [c["activation"], c["depth"], c["width"], c["seed"]],
+                [self.weight_std, self.bias_std, self.load],
+            ],
+        )
         self.refresh()
 
-    compute_budget = COMPUTE_BUDGET
-
-    def cost(self, params: dict[str, Any]) -> tuple[str, int]:
+    def cost(self, params: Params) -> Cost:
         depth, width = params["depth"], params["width"]
-        return f"depth {depth} × width {width}² per network", depth * width**2
+        return Cost(
+            f"depth {depth} × width {width}² per network",
+            depth * width**2,
+            f"at width {width} use depth ≤ {COMPUTE_BUDGET // width**2}",
+        )
 
-    def budget_advice(self, params: dict[str, Any]) -> str:
-        width = params["width"]
-        return f"at width {width} use depth ≤ {COMPUTE_BUDGET // width**2}"
-
-    def compute(self, params: dict[str, Any]) -> PhaseResult:
+    def compute(self, params: Params) -> PhaseResult:
         return phase_diagram(**params)
 
+    def selector_bounds(self, result: PhaseResult) -> Mapping[str, Bounds]:
+        del result
+        return CHOICE_BOUNDS
+
     def show(self, result: PhaseResult) -> None:
-        self.view.update(result)
+        new = result is not self.drawn
+        if new:  # the heatmap and the line are in the background: a full draw
+            self.view.update(result)
+            self.drawn = result
         self.view.mark(self.weight_std.value, self.bias_std.value)
-        self.redrawer.redraw(full=True)  # the heatmap and the line are in the background
+        self.redrawer.redraw(full=new)
         self.readout.value = self._readout(result)
 
     def ok_message(self, result: PhaseResult) -> str:
         cells = result.log10_growth.size
-        return f"Measured {cells} networks of {result.depth} layers × width {result.width}."
+        return (
+            f"Measured {cells} networks of {result.depth} layers × width {result.width}."
+            f" Chosen σ_w = {self.weight_std.value!r}, σ_b = {self.bias_std.value!r}: press"
+            " the button to open it in the deep-network panel."
+        )
 
     # -- choosing a setting -----------------------------------------------------------------
-    def chosen(self, result: PhaseResult | None = None) -> dict[str, Any]:
+    def chosen(self, result: PhaseResult | None = None) -> dict[str, JSONValue]:
         """The chosen setting on the diagram shown (``result``, by default the panel's), as
-        deep-network panel control values."""
-        result = result or self.result
+        the deep-network panel's state."""
+        shown = result or self.result
+        assert shown is not None, "the panel computes a diagram when it is built"
         return {
             "init": "gaussian",
             "weight_scale": self.weight_std.value,  # gaussian: std = weight_scale / sqrt(fan_in)
             "bias_scale": self.bias_std.value,
-            "activation": result.activation,  # the diagram shown, not a refused request
-            "depth": result.depth,
-            "width": result.width,
+            "activation": shown.activation,  # the diagram shown, not a refused request
+            "depth": shown.depth,
+            "width": shown.width,
         }
 
     def choose(self) -> None:
-        """Send the chosen setting to every listener in ``on_choose``."""
+        """Open the chosen setting in the deep-network panel (through the App)."""
         setting = self.chosen()
-        for listener in self.on_choose:
-            listener(setting)
+        self.open_in(ChainPanel.key, setting)
         self.set_status(
             f"Loaded σ_w = {setting['weight_scale']!r}, σ_b = {setting['bias_scale']!r}"
             f" ({setting['activation']}) into the deep-network panel."
@@ -137,42 +147,29 @@ class PhasePanel(Panel):
     def _on_click(self, event: MouseEvent) -> None:
         if event.inaxes is not self.view.ax or event.xdata is None or event.ydata is None:
             return
-        with self._silenced():
-            self.weight_std.value = round(float(event.xdata), 2)
-            self.bias_std.value = round(float(event.ydata), 2)
-        self._on_choice_moved(None)
-        self.choose()
-
-    def _on_choice_moved(self, change: dict[str, Any] | None) -> None:
-        del change
-        if self._quiet:
-            return
-        notes = [*self.weight_std.pop_notes(), *self.bias_std.pop_notes()]  # typed, clamped
-        self.enforce(self.weight_std, CHOICE_BOUNDS["weight_std"], 1.0, notes)
-        self.enforce(self.bias_std, CHOICE_BOUNDS["bias_std"], 0.0, notes)
-        chosen = (
-            f"Chosen σ_w = {self.weight_std.value!r}, σ_b = {self.bias_std.value!r}: press the"
-            " button to open it in the deep-network panel."
+        self.set_state(
+            {"weight_std": round(float(event.xdata), 2), "bias_std": round(float(event.ydata), 2)}
         )
-        self.set_status(" ".join([*notes, chosen]), "warning" if notes else "ok")
-        self.view.mark(self.weight_std.value, self.bias_std.value)
-        self.redrawer.redraw()
-        self.readout.value = self._readout(self.result)
+        self.choose()
 
     def _readout(self, result: PhaseResult) -> str:
         setting = self.chosen(result)
-        chi, q = mean_field_chi(
-            setting["weight_scale"], setting["bias_scale"], setting["activation"]
-        )
+        chi, q = mean_field_chi(self.weight_std.value, self.bias_std.value, result.activation)
         if abs(chi - 1) < 1e-9:  # quadrature rounding: chi_1 = 1 holds to ~1e-16 where exact
             phase = "critical: the edge of chaos"
         else:
             phase = "exploding (chaotic)" if chi > 1 else "vanishing (ordered)"
-        return (
-            "<table style='font-size:14px'>"
-            f"<tr><td>chosen</td><td>σ_w = {setting['weight_scale']!r},"
-            f" σ_b = {setting['bias_scale']!r}, {setting['activation']}</td></tr>"
-            f"<tr><td>mean field</td><td>χ₁ = <b>{format_number(chi)}</b>, q* ="
-            f" {format_number(q)}: {phase}; the gradient norm changes by about"
-            f" ×{format_number(chi**0.5)} per layer</td></tr></table>"
+        return readout_table(
+            [
+                (
+                    "chosen",
+                    f"σ_w = {setting['weight_scale']!r}, σ_b = {setting['bias_scale']!r},"
+                    f" {setting['activation']}",
+                ),
+                (
+                    "mean field",
+                    f"χ₁ = <b>{format_number(chi)}</b>, q* = {format_number(q)}: {phase}; the"
+                    f" gradient norm changes by about ×{format_number(chi**0.5)} per layer",
+                ),
+            ]
         )

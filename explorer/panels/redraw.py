@@ -10,6 +10,7 @@ for the browser to ask for a draw.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
@@ -22,11 +23,11 @@ class Redrawer:
 
     def __init__(self, figure: Figure, artists: Sequence[Artist]) -> None:
         self.figure = figure
-        self.canvas = figure.canvas
+        self.canvas: Any = figure.canvas  # ipympl's (untyped) canvas: Agg, with blitting
         self.artists: list[Artist] = []
         self.set_artists(artists)
         self._background: object | None = None
-        self._drawn_limits: list[tuple[float, ...]] | None = None
+        self._drawn_limits: list[tuple[object, ...]] | None = None
         self.full_draws = 0  # counters for tests and benchmarks
         self.blits = 0
         self.canvas.mpl_connect("draw_event", self._on_draw)

@@ -14,7 +14,7 @@ import ipywidgets as widgets
 import matplotlib as mpl
 
 from explorer.core import ACTIVATIONS, CELLS, DTYPES, RNN_INITS, RNNResult, rnn_gradients
-from explorer.panels.base import Bounds, Panel, make_figure
+from explorer.panels.base import Bounds, Cost, Panel, Params, make_figure
 from explorer.panels.controls import (
     SEED_BOUNDS,
     dropdown,
@@ -24,9 +24,10 @@ from explorer.panels.controls import (
     toggles,
 )
 from explorer.panels.redraw import Redrawer
-from explorer.panels.written import PointedIndex, written_out_html
+from explorer.panels.values import JSONValue
+from explorer.panels.written import PointedIndex, readout_table, written_out_html
 from explorer.plots.rnn import ContributionView, StepJacobianView, TimeDeltaView
-from explorer.plots.style import FONT_SIZE, format_number
+from explorer.plots.style import FONT_SIZE, HIGHLIGHT, format_number
 
 # One refresh costs about T * S^3 (a spectral norm per step Jacobian of size S: S = n, or 2n for
 # the LSTM's (h, c) state): 8e7 keeps compute, views and redraw within about 200 ms here with
@@ -39,14 +40,20 @@ def state_size(cell: str, hidden_size: int) -> int:
     return 2 * hidden_size if cell == "lstm" else hidden_size
 
 
-def _scalar(weight: float, steps: int) -> dict[str, Any]:
+def _scalar(weight: float, steps: int) -> dict[str, JSONValue]:
     """The articles' scalar recurrence: one unit, weight w, no nonlinearity."""
     return _network("rnn", steps, 1, weight, "identity", "linear")
 
 
 def _network(
-    cell: str, steps: int, hidden: int, scale: float, init: str, activation: str, gate_bias=0.0
-) -> dict[str, Any]:
+    cell: str,
+    steps: int,
+    hidden: int,
+    scale: float,
+    init: str,
+    activation: str,
+    gate_bias: float = 0.0,
+) -> dict[str, JSONValue]:
     return {
         "seq_len": steps,
         "hidden_size": hidden,
@@ -60,7 +67,7 @@ def _network(
     }
 
 
-PRESETS: dict[str, dict[str, Any]] = {
+PRESETS: dict[str, dict[str, JSONValue]] = {
     "Article: w = 1.01, 100 steps (×2.70)": _scalar(1.01, 100),
     "Article: w = 0.99, 100 steps (×0.366)": _scalar(0.99, 100),
     "Scalar w = 1.01 over 1000 steps": _scalar(1.01, 1000),
@@ -92,14 +99,12 @@ BOUNDS = {
 
 
 def _controls() -> dict[str, widgets.ValueWidget]:
-    gate_bias = float_slider("gate bias", 0.0, BOUNDS["gate_bias"], step=0.25)
-    gate_bias.disabled = True  # the plain cell, the default, has no gates
     return {
         "seq_len": int_slider("sequence T", 100, BOUNDS["seq_len"]),
         "hidden_size": int_slider("hidden size", 32, BOUNDS["hidden_size"]),
         "weight_scale": float_slider("weight scale", 1.0, BOUNDS["weight_scale"], step=0.01),
         "input_scale": float_slider("input scale", 1.0, BOUNDS["input_scale"], step=0.05),
-        "gate_bias": gate_bias,
+        "gate_bias": float_slider("gate bias", 0.0, BOUNDS["gate_bias"], step=0.25),
         "cell": toggles("cell", CELLS, "rnn", "60px"),
         "init": dropdown("init of W", RNN_INITS, "gaussian"),
         "activation": dropdown("activation", ACTIVATIONS, "tanh"),
@@ -108,11 +113,14 @@ def _controls() -> dict[str, widgets.ValueWidget]:
     }
 
 
-class RNNPanel(Panel):
+class RNNPanel(Panel[RNNResult]):
     """Recurrent gradients: set T, the cell, W's scale... and watch dL/dh_k over time."""
 
+    key, title = "recurrent", "Recurrent network"
+
+    budget = COMPUTE_BUDGET
+
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(_controls(), BOUNDS, PRESETS, **kwargs)
         with mpl.rc_context({"font.size": FONT_SIZE}):
             self.figure = make_figure(12.0, 4.0, left=0.75, gap=0.9, columns=3)
             axes = self.figure.subplots(1, 3)
@@ -124,60 +132,49 @@ class RNNPanel(Panel):
             self.delta_view.artists + self.jacobian_view.artists + self.contribution_view.artists,
         )
         # the step written out beside the first and last five: typed, or clicked on the plot
-        self.pointed = PointedIndex(
-            "write out step",
-            0,
-            self.delta_view.ax,
-            on_change=self._rewrite_readout,
-            panel=self,
+        self.pointed = PointedIndex("write out step", 0, self.delta_view.ax)
+        super().__init__(
+            _controls(), BOUNDS, PRESETS, selectors={"step": self.pointed.box}, **kwargs
         )
         c = self.controls
-        c["cell"].observe(self._on_cell, names="value")
-        left = widgets.VBox([self.preset, c["seq_len"], c["hidden_size"], c["weight_scale"]])
-        middle = widgets.VBox([c["init"], c["activation"], c["input_scale"], c["gate_bias"]])
-        self.children = [
-            widgets.HTML(
-                "<b>Recurrent network</b>: h_t = φ(W h_(t−1) + U x_t), t = 1..T. A unit gradient"
-                " enters at h_T; backpropagation through time multiplies it by one step Jacobian"
-                " per step, so T acts like depth."
-            ),
-            widgets.HBox([left, middle, widgets.VBox([c["cell"], c["dtype"], c["seed"]])]),
-            self.status,
-            self.figure.canvas,
-            widgets.HBox([self.readout, self.pointed.box]),
-        ]
+        self.lay_out(
+            "<b>Recurrent network</b>: h_t = φ(W h_(t−1) + U x_t), t = 1..T. A unit gradient"
+            " enters at h_T; backpropagation through time multiplies it by one step Jacobian"
+            " per step, so T acts like depth.",
+            [
+                [c["seq_len"], c["hidden_size"], c["weight_scale"]],
+                [c["init"], c["activation"], c["input_scale"], c["gate_bias"]],
+                [c["cell"], c["dtype"], c["seed"]],
+            ],
+            beside_readout=[self.pointed.box],
+        )
         self.refresh()
 
-    compute_budget = COMPUTE_BUDGET
-
-    def cost(self, params: dict[str, Any]) -> tuple[str, int]:
-        steps, size = params["seq_len"], state_size(params["cell"], params["hidden_size"])
-        return f"T {steps} × state {size}³", steps * size**3
-
-    def budget_advice(self, params: dict[str, Any]) -> str:
+    def cost(self, params: Params) -> Cost:
         steps, cell, hidden = params["seq_len"], params["cell"], params["hidden_size"]
         max_hidden = hidden
         while max_hidden > 1 and steps * state_size(cell, max_hidden) ** 3 > COMPUTE_BUDGET:
             max_hidden -= 1
-        return (
-            f"at hidden size {hidden} use T ≤ {COMPUTE_BUDGET // state_size(cell, hidden) ** 3},"
-            f" or at T {steps} use hidden size ≤ {max_hidden}"
+        size = state_size(cell, hidden)
+        return Cost(
+            f"T {steps} × state {size}³",
+            steps * size**3,
+            f"at hidden size {hidden} use T ≤ {COMPUTE_BUDGET // size**3},"
+            f" or at T {steps} use hidden size ≤ {max_hidden}",
         )
 
-    def compute(self, params: dict[str, Any]) -> RNNResult:
+    def compute(self, params: Params) -> RNNResult:
         return rnn_gradients(**params)
+
+    def selector_bounds(self, result: RNNResult) -> dict[str, Bounds]:
+        return {"step": self.pointed.bounds(result.seq_len)}
 
     def show(self, result: RNNResult) -> None:
         self.delta_view.update(result)
         self.jacobian_view.update(result)
         self.contribution_view.update(result)
         self.redrawer.redraw()
-        self.pointed.set_last(result.seq_len)
         self.readout.value = readout_html(result, self.pointed.index)
-
-    def _rewrite_readout(self, step: int) -> None:
-        if self.result is not None:
-            self.readout.value = readout_html(self.result, step)
 
     def ok_message(self, result: RNNResult) -> str:
         cell = result.cell.upper()
@@ -189,12 +186,13 @@ class RNNPanel(Panel):
             f" {result.hidden_size} {units} in {result.dtype}."
         )
 
-    def _on_cell(self, change: dict[str, Any]) -> None:
+    def disabled_reasons(self, params: Params) -> dict[str, str]:
         # LSTM and GRU have their own sigmoid gates and tanh: the activation does not apply;
         # the gate bias (forget gate, update gate) applies to them only
-        plain = change["new"] == "rnn"
-        self.controls["activation"].disabled = not plain
-        self.controls["gate_bias"].disabled = plain
+        if params["cell"] == "rnn":
+            return {"gate_bias": "for the plain cell, which has no gates (choose lstm or gru)"}
+        cell = params["cell"].upper()
+        return {"activation": f"for the {cell}: it uses its own sigmoid gates and tanh"}
 
 
 def _trend(ratio: float) -> str:
@@ -216,7 +214,7 @@ def _overflow_words(result: RNNResult) -> str:
         parts.append(f"forward pass at step {result.overflow_step}")
     if result.gradient_overflow_step is not None:
         parts.append(f"gradient at step {result.gradient_overflow_step} and before")
-    return "<b style='color:#D55E00'>" + "; ".join(parts) + "</b>"
+    return f"<b style='color:{HIGHLIGHT}'>" + "; ".join(parts) + "</b>"
 
 
 def readout_html(result: RNNResult, pointed: int | None = None) -> str:
@@ -254,12 +252,12 @@ def readout_html(result: RNNResult, pointed: int | None = None) -> str:
             else "none above 0",
         ),
     ]
-    if result.largest_singular_value is not None:
+    largest, threshold = result.largest_singular_value, result.pascanu_threshold
+    if largest is not None and threshold is not None:
         rows.append(
             (
                 "Pascanu et al. 2013",
-                f"λ₁(W) = {format_number(result.largest_singular_value)} vs 1/γ ="
-                f" {format_number(result.pascanu_threshold)}: "
+                f"λ₁(W) = {format_number(largest)} vs 1/γ = {format_number(threshold)}: "
                 + (
                     "λ₁ &lt; 1/γ, sufficient for vanishing"
                     if result.vanishing_guaranteed
@@ -270,7 +268,6 @@ def readout_html(result: RNNResult, pointed: int | None = None) -> str:
             )
         )
     rows.append((f"{result.dtype} overflow", _overflow_words(result)))
-    body = "".join(f"<tr><td>{label}</td><td>{value}</td></tr>" for label, value in rows)
-    return f"<table style='font-size:14px'>{body}</table>" + written_out_html(
+    return readout_table(rows) + written_out_html(
         "‖∂L/∂h_k‖", "step k", result.delta_norms, 0, pointed
     )

@@ -8,13 +8,14 @@ et al. 2017).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as widgets
 import matplotlib as mpl
 
 from explorer.core import ACTIVATIONS, NETWORKS, SpectrumResult, jacobian_spectra
-from explorer.panels.base import Bounds, Panel, make_figure
+from explorer.panels.base import Bounds, Cost, Panel, Params, make_figure
 from explorer.panels.controls import (
     SEED_BOUNDS,
     dropdown,
@@ -24,6 +25,8 @@ from explorer.panels.controls import (
     toggles,
 )
 from explorer.panels.redraw import Redrawer
+from explorer.panels.values import JSONValue
+from explorer.panels.written import readout_table
 from explorer.plots.spectrum import SpectrumView, decades, spectrum_limits
 from explorer.plots.style import BLUE, FONT_SIZE, GREEN, format_number
 
@@ -39,7 +42,7 @@ def compute_cost(length: int, width: int) -> int:
     return length * max(width, 32) ** 2
 
 
-PRESETS: dict[str, dict[str, Any]] = {
+PRESETS: dict[str, dict[str, JSONValue]] = {
     "Linear, scale 1, 100 layers: isometry vs spread": {
         "network": "deep",
         "length": 100,
@@ -90,8 +93,24 @@ def _controls() -> dict[str, widgets.ValueWidget]:
     }
 
 
-class SpectrumPanel(Panel):
+@dataclass(frozen=True)
+class Spectra:
+    """The two spectra the panel compares: gaussian and orthogonal weights, same settings."""
+
+    gaussian: SpectrumResult
+    orthogonal: SpectrumResult
+
+    @property
+    def both(self) -> tuple[SpectrumResult, SpectrumResult]:
+        return (self.gaussian, self.orthogonal)
+
+
+class SpectrumPanel(Panel[Spectra]):
     """End-to-end Jacobian spectra, gaussian beside orthogonal, at the chosen settings."""
+
+    key, title = "spectra", "Spectra"
+
+    budget = COMPUTE_BUDGET
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(_controls(), BOUNDS, PRESETS, **kwargs)
@@ -101,67 +120,64 @@ class SpectrumPanel(Panel):
             self.views = (SpectrumView(axes[0], BLUE), SpectrumView(axes[1], GREEN))
         self.redrawer = Redrawer(self.figure, [a for v in self.views for a in v.artists])
         c = self.controls
-        self.children = [
-            widgets.HTML(
-                "<b>Spectra</b>: every singular value of the end-to-end Jacobian (∂a_L/∂a_0, or"
-                " ∂h_T/∂h_0), gaussian and orthogonal weights at the same scale."
-            ),
-            widgets.HBox(
-                [
-                    widgets.VBox([self.preset, c["length"], c["width"]]),
-                    widgets.VBox([c["weight_scale"], c["activation"], c["seed"]]),
-                    widgets.VBox([c["network"]]),
-                ]
-            ),
-            self.status,
-            self.figure.canvas,
-            self.readout,
-        ]
+        self.lay_out(
+            "<b>Spectra</b>: every singular value of the end-to-end Jacobian (∂a_L/∂a_0, or"
+            " ∂h_T/∂h_0), gaussian and orthogonal weights at the same scale.",
+            [
+                [c["length"], c["width"]],
+                [c["weight_scale"], c["activation"], c["seed"]],
+                [c["network"]],
+            ],
+        )
         self.refresh()
 
-    compute_budget = COMPUTE_BUDGET
-
-    def cost(self, params: dict[str, Any]) -> tuple[str, int]:
+    def cost(self, params: Params) -> Cost:
         length, width = params["length"], params["width"]
-        return f"length {length} × max(width, 32)²", compute_cost(length, width)
+        return Cost(
+            f"length {length} × max(width, 32)²",
+            compute_cost(length, width),
+            f"at width {width} use length ≤ {COMPUTE_BUDGET // max(width, 32) ** 2}",
+        )
 
-    def budget_advice(self, params: dict[str, Any]) -> str:
-        width = params["width"]
-        return f"at width {width} use length ≤ {COMPUTE_BUDGET // max(width, 32) ** 2}"
+    def compute(self, params: Params) -> Spectra:
+        gaussian, orthogonal = jacobian_spectra(inits=INITS_COMPARED, **params)
+        return Spectra(gaussian, orthogonal)
 
-    def compute(self, params: dict[str, Any]) -> tuple[SpectrumResult, ...]:
-        return jacobian_spectra(inits=INITS_COMPARED, **params)
-
-    def show(self, result: tuple[SpectrumResult, ...]) -> None:
-        limits = spectrum_limits(list(result), self.views[0].ax.get_xlim())
-        for view, spectrum in zip(self.views, result, strict=True):
+    def show(self, result: Spectra) -> None:
+        limits = spectrum_limits(list(result.both), self.views[0].ax.get_xlim())
+        for view, spectrum in zip(self.views, result.both, strict=True):
             view.update(spectrum, limits, f"{spectrum.init} weights")
         self.redrawer.redraw()
         self.readout.value = readout_html(result)
 
-    def ok_message(self, result: tuple[SpectrumResult, ...]) -> str:
-        first = result[0]
+    def ok_message(self, result: Spectra) -> str:
+        first = result.gaussian
         what = "layers" if first.network == "deep" else "steps"
         return f"Computed {2 * first.width} singular values over {first.length} {what}."
 
 
-def readout_html(result: tuple[SpectrumResult, ...]) -> str:
+def readout_html(result: Spectra) -> str:
     """Each init's spread in decades, and scale^L."""
-    first = result[0]
-    rows = "".join(
-        f"<tr><td>{r.init}</td><td>largest 10^{_two(r.log10_singular_values[0])},"
-        f" smallest nonzero 10^{_two(r.log10_smallest_nonzero)}: <b>{decades(r.log10_spread)}"
-        f" decades</b> apart; {r.fraction_within(1.0):.0%} within ×10 of scaleᴸ"
-        + (f"; {r.lost_directions} of {r.width} exactly 0" if r.lost_directions else "")
-        + "</td></tr>"
-        for r in result
-    )
-    return (
-        "<table style='font-size:14px'>"
-        f"<tr><td>scaleᴸ</td><td>{format_number(first.weight_scale)}^{first.length} ="
-        f" 10^{_two(first.log10_reference)} (where an orthogonal linear network puts every"
-        f" singular value)</td></tr>{rows}</table>"
-    )
+    first = result.gaussian
+    rows = [
+        (
+            "scaleᴸ",
+            f"{format_number(first.weight_scale)}^{first.length} ="
+            f" 10^{_two(first.log10_reference)} (where an orthogonal linear network puts every"
+            " singular value)",
+        )
+    ]
+    rows += [
+        (
+            r.init,
+            f"largest 10^{_two(r.log10_singular_values[0])},"
+            f" smallest nonzero 10^{_two(r.log10_smallest_nonzero)}: <b>{decades(r.log10_spread)}"
+            f" decades</b> apart; {r.fraction_within(1.0):.0%} within ×10 of scaleᴸ"
+            + (f"; {r.lost_directions} of {r.width} exactly 0" if r.lost_directions else ""),
+        )
+        for r in result.both
+    ]
+    return readout_table(rows)
 
 
 def _two(value: float) -> str:

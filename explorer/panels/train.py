@@ -13,30 +13,44 @@ running loop (a plain script) Start trains to the end before it returns.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as widgets
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
-from explorer.core import METHODS, OPTIMIZERS, SCENARIO_DEFAULTS, Trainer, TrainingHistory
+from explorer.core import (
+    METHODS,
+    NORM_METHODS,
+    OPTIMIZERS,
+    SCENARIO_DEFAULTS,
+    Trainer,
+    TrainingHistory,
+)
 from explorer.core.train import prepare_torch
-from explorer.panels.base import Bounds, Panel, make_figure
+from explorer.panels.base import Bounds, Cost, Panel, Params, make_figure
 from explorer.panels.controls import (
     SEED_BOUNDS,
     STYLE,
+    THRESHOLD_BOUNDS,
     WIDE,
     dropdown,
     int_slider,
     log_slider,
     seed_box,
 )
+from explorer.panels.figures import canvas_of
 from explorer.panels.redraw import Redrawer
+from explorer.panels.values import JSONValue
+from explorer.panels.written import readout_table
+from explorer.plots.curves import CurvesView, run_curves
 from explorer.plots.style import FONT_SIZE, format_number
-from explorer.plots.train import LayerNormsView, TrainingCurvesView
+from explorer.plots.train import LayerNormsView
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +63,22 @@ MAX_CHUNK = 500
 COMPUTE_BUDGET = 300_000
 BOUNDS = {
     "lr": Bounds(1e-4, 10.0),
-    "clip_threshold": Bounds(1e-3, 1e3),
+    "clip_threshold": THRESHOLD_BOUNDS,
     "steps": Bounds(10, 5000, integer=True),
     "seq_len": Bounds(2, 300, integer=True),
     "seed": SEED_BOUNDS,
 }
 SCENARIO_LABELS = [(defaults.title, name) for name, defaults in SCENARIO_DEFAULTS.items()]
+ADDING_SEQ_LEN = SCENARIO_DEFAULTS["adding"].seq_len or 100
 DEFAULT_SCENARIO = "regression"
 
 
-def _scenario_values(name: str) -> dict[str, Any]:
-    """The controls' values for a scenario's defaults."""
-    defaults = SCENARIO_DEFAULTS[name]
-    values = {
+def _scenario_values(name: str) -> dict[str, JSONValue]:
+    """The controls' values for a scenario's defaults (none for a name that is no scenario)."""
+    defaults = SCENARIO_DEFAULTS.get(name)
+    if defaults is None:
+        return {}
+    values: dict[str, JSONValue] = {
         "optimizer": defaults.optimizer,
         "lr": defaults.lr,
         "clip_method": defaults.clip_method,
@@ -77,43 +94,102 @@ def _controls() -> dict[str, widgets.ValueWidget]:
     values = _scenario_values(DEFAULT_SCENARIO)
     return {
         "scenario": dropdown("scenario", SCENARIO_LABELS, DEFAULT_SCENARIO),
-        "optimizer": dropdown("optimizer", OPTIMIZERS, values["optimizer"]),
-        "lr": log_slider("learning rate", values["lr"], BOUNDS["lr"], 0.05),
-        "clip_method": dropdown("clip method", METHODS, values["clip_method"]),
+        "optimizer": dropdown("optimizer", OPTIMIZERS, str(values["optimizer"])),
+        "lr": log_slider("learning rate", float(values["lr"]), BOUNDS["lr"], 0.05),
+        "clip_method": dropdown("clip method", METHODS, str(values["clip_method"])),
         "clip_threshold": log_slider(
-            "clip threshold", values["clip_threshold"], BOUNDS["clip_threshold"], 0.05
+            "clip threshold", float(values["clip_threshold"]), BOUNDS["clip_threshold"], 0.05
         ),
-        "steps": int_slider("steps", values["steps"], BOUNDS["steps"]),
-        "seq_len": int_slider("sequence T", SCENARIO_DEFAULTS["adding"].seq_len, BOUNDS["seq_len"]),
+        "steps": int_slider("steps", int(values["steps"]), BOUNDS["steps"]),
+        "seq_len": int_slider("sequence T", ADDING_SEQ_LEN, BOUNDS["seq_len"]),
         "seed": seed_box(),
     }
 
 
-class TrainingPanel(Panel):
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What Start trains: two runs of a scenario built by the core from the same settings (so
+    from the same initial weights, on the same batches), without and with clipping."""
+
+    scenario: str
+    steps: int
+    clip_method: str
+    clip_threshold: float
+    unclipped: Trainer
+    clipped: Trainer
+
+    @property
+    def summary(self) -> str:
+        settings = self.clipped.settings
+        sequence = f", T = {settings['seq_len']}" if self.scenario == "adding" else ""
+        return (
+            f"Start trains {SCENARIO_DEFAULTS[self.scenario].title}{sequence}:"
+            f" {settings['optimizer']} at learning rate {format_number(settings['lr'])},"
+            f" {self.steps} steps, seed {self.clipped.seed}; the clipped run uses"
+            f" {self.clip_method} at {format_number(self.clip_threshold)}."
+        )
+
+
+def plan_training(params: Params) -> TrainingPlan:
+    """Both runs for the controls' ``params`` (the core checks every setting)."""
+    settings = {
+        "optimizer": params["optimizer"],
+        "lr": params["lr"],
+        "steps": params["steps"],
+        "seed": params["seed"],
+        "clip_threshold": params["clip_threshold"],
+    }
+    if params["scenario"] == "adding":
+        settings["seq_len"] = params["seq_len"]
+    return TrainingPlan(
+        params["scenario"],
+        params["steps"],
+        params["clip_method"],
+        params["clip_threshold"],
+        Trainer(params["scenario"], clip_method=None, **settings),
+        Trainer(params["scenario"], clip_method=params["clip_method"], **settings),
+    )
+
+
+class TrainingPanel(Panel[TrainingPlan]):
     """Unclipped versus clipped training of a real network, live, with a Stop button."""
 
+    key, title = "training", "Training lab"
+    budget = COMPUTE_BUDGET
+
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(_controls(), BOUNDS, **kwargs)
         prepare_torch()
         with mpl.rc_context({"font.size": FONT_SIZE}):
             # two canvases: each full draw (a callback of its own) stays under 100 ms
             self.figure = make_figure(8.2, 5.4, right=0.9)
-            self.loss_view = TrainingCurvesView(
-                self.figure.add_axes((0.1, 0.6, 0.78, 0.33)), "losses", "Training loss", "loss"
+            self.loss_view = CurvesView(
+                self.figure.add_axes((0.1, 0.6, 0.78, 0.33)),
+                "Training loss",
+                "loss",
+                marks=True,
+                placeholder="press Start to train both runs",
             )
-            self.norm_view = TrainingCurvesView(
+            self.norm_view = CurvesView(
                 self.figure.add_axes((0.1, 0.1, 0.78, 0.33)),
-                "grad_norms",
                 "Global gradient norm before clipping",
                 "‖∇L‖",
                 legend=False,
+                marks=True,
+                placeholder="press Start to train both runs",
             )
             self.layer_figure = make_figure(3.8, 5.4)
             self.layer_view = LayerNormsView(self.layer_figure.add_axes((0.33, 0.1, 0.6, 0.83)))
-        for canvas in (self.figure.canvas, self.layer_figure.canvas):
-            canvas.layout.width = "auto"  # side by side: each as wide as its figure, not 100 %
+        for figure in (self.figure, self.layer_figure):
+            canvas_of(
+                figure
+            ).layout.width = "auto"  # side by side: each as wide as its figure, not 100 %
         self.redrawer = Redrawer(self.figure, [*self.loss_view.artists, *self.norm_view.artists])
         self.layer_redrawer = Redrawer(self.layer_figure, self.layer_view.artists)
+        self.last_step = 0  # the last recorded step: the step slider's bound, kept here
+        self.step_slider = int_slider("inspect step", 0, Bounds(0, 0, integer=True))
+        self.step_slider.disabled = True
+        self.step_slider.tooltip = "a step of the last run: its losses and each tensor's norm"
+        super().__init__(_controls(), BOUNDS, selectors={"step": self.step_slider}, **kwargs)
         self.start_button = widgets.Button(
             description="Start", button_style="primary", icon="play", tooltip="Train both runs"
         )
@@ -128,67 +204,60 @@ class TrainingPanel(Panel):
             style=STYLE,
             layout=widgets.Layout(width=WIDE),
         )
-        self.last_step = 0  # the last recorded step: the step slider's bound, kept here
-        self.step_slider = int_slider("inspect step", 0, Bounds(0, 0, integer=True))
-        self.step_slider.disabled = True
-        self.step_slider.tooltip = "a step of the last run: its losses and each tensor's norm"
-        self.listen_to(self.step_slider)
+        self.plan_line = widgets.HTML()
         # a disabled button's click can still be forged by a client: it is ignored
         self.start_button.on_click(lambda button: None if button.disabled else self.start())
         self.stop_button.on_click(lambda button: None if button.disabled else self.stop())
-        self.step_slider.observe(self._on_step, names="value")
         self.trainers: tuple[Trainer, Trainer] | None = None
         self.histories: tuple[TrainingHistory | None, TrainingHistory | None] = (None, None)
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[None] | None = None
         self.stats = {"chunks": 0, "longest_slice_ms": 0.0, "draws": 0}
         self._stop_requested = False
         c = self.controls
-        self.children = [
-            widgets.HTML(
-                "<b>Training lab</b>: the same network trained twice from the same initial"
-                " weights on the same batches, without clipping (orange) and with it (blue)."
-                " Press Start and watch the loss and the gradient norm; a dashed line and a cross"
-                " mark the first step whose loss or gradient is inf or NaN."
-            ),
-            widgets.HBox(
-                [
-                    widgets.VBox([c["scenario"], c["optimizer"], c["lr"], c["steps"]]),
-                    widgets.VBox([c["clip_method"], c["clip_threshold"], c["seq_len"], c["seed"]]),
-                ]
-            ),
-            widgets.HBox([self.start_button, self.stop_button, self.progress]),
-            self.status,
-            widgets.HBox([self.figure.canvas, self.layer_figure.canvas]),
-            self.step_slider,
-            self.readout,
-        ]
-        self._sync_scenario_controls()
+        self.lay_out(
+            "<b>Training lab</b>: the same network trained twice from the same initial"
+            " weights on the same batches, without clipping (orange) and with it (blue)."
+            " Press Start and watch the loss and the gradient norm; a dashed line and a cross"
+            " mark the first step whose loss or gradient is inf or NaN.",
+            [
+                [c["scenario"], c["optimizer"], c["lr"], c["steps"]],
+                [c["clip_method"], c["clip_threshold"], c["seq_len"], c["seed"]],
+            ],
+            actions=[self.start_button, self.stop_button, self.progress, self.plan_line],
+            below_figures=[self.step_slider],
+        )
         self.refresh()
 
     def figures(self) -> list[Figure]:
         return [self.figure, self.layer_figure]
 
-    # -- controls: changing one only validates; Start trains ---------------------------------
-    compute_budget = COMPUTE_BUDGET
-
-    def cost(self, params: dict[str, Any]) -> tuple[str, int]:
+    # -- the contract: a refresh plans the runs; Start trains them ---------------------------
+    def cost(self, params: Params) -> Cost:
         if params["scenario"] == "adding":
-            return (
-                f"steps {params['steps']} × T {params['seq_len']}",
-                params["steps"] * params["seq_len"],
+            steps, seq_len = params["steps"], params["seq_len"]
+            return Cost(
+                f"steps {steps} × T {seq_len}",
+                steps * seq_len,
+                f"at T = {seq_len} use steps ≤ {COMPUTE_BUDGET // seq_len}",
             )
-        return f"steps {params['steps']}", params["steps"]
+        return Cost(f"steps {params['steps']}", params["steps"], "use fewer steps")
 
-    def budget_advice(self, params: dict[str, Any]) -> str:
-        return f"at T = {params['seq_len']} use steps ≤ {COMPUTE_BUDGET // params['seq_len']}"
+    def compute(self, params: Params) -> TrainingPlan:
+        return plan_training(params)
 
-    def compute(self, params: dict[str, Any]) -> dict[str, Any]:
-        return params  # a refresh checks the settings; training starts with Start
-
-    def show(self, result: Any) -> None:
+    def selector_bounds(self, result: TrainingPlan) -> dict[str, Bounds]:
         del result
+        return {"step": Bounds(0, self.last_step, integer=True)}
 
-    def ok_message(self, result: Any) -> str:
+    def show(self, result: TrainingPlan) -> None:
+        """The plan beside Start; the last run (if any) at the inspected step."""
+        self.plan_line.value = f"<span style='color:#555'>{html.escape(result.summary)}</span>"
+        if self.histories[0] is not None and not self.running:
+            step = int(self.step_slider.value)
+            self._update_views(cursor=step)
+            self.readout.value = _readout(*self._histories(), step=step)
+
+    def ok_message(self, result: TrainingPlan) -> str:
         del result
         if self.running:
             return "Training… (new settings apply at the next Start)"
@@ -196,17 +265,14 @@ class TrainingPanel(Panel):
             return "The plots show the last run; press Start to train with these settings."
         return "Ready: press Start to train both runs."
 
-    def _on_control_change(self, change: dict[str, Any]) -> None:
-        if change["owner"] is self.controls["scenario"]:
-            if not self._quiet:  # a user's choice loads the scenario's defaults
-                with self._silenced():
-                    for name, value in _scenario_values(change["new"]).items():
-                        self.controls[name].value = value
-            self._sync_scenario_controls()
-        super()._on_control_change(change)
+    def linked_values(self, name: str, value: Any) -> dict[str, JSONValue]:
+        """Choosing a scenario loads its defaults."""
+        return _scenario_values(value) if name == "scenario" else {}
 
-    def _sync_scenario_controls(self) -> None:
-        self.controls["seq_len"].disabled = self.controls["scenario"].value != "adding"
+    def disabled_reasons(self, params: Params) -> dict[str, str]:
+        if params["scenario"] == "adding":
+            return {}
+        return {"seq_len": "for the MLP regression: only the adding problem's RNN reads sequences"}
 
     # -- training ----------------------------------------------------------------------------
     @property
@@ -216,38 +282,21 @@ class TrainingPanel(Panel):
     def start(self) -> bool:
         """Start both runs from the current settings (a run in progress is stopped first).
         Returns whether training started."""
-        if not self.refresh():
+        if not self.refresh() or self.result is None:
             return False
         if self.task is not None and not self.task.done():
             self.task.cancel()  # the last Start wins; the old runs are dropped
-        params = self.result
-        settings = {
-            "optimizer": params["optimizer"],
-            "lr": params["lr"],
-            "steps": params["steps"],
-            "seed": params["seed"],
-            "clip_threshold": params["clip_threshold"],
-        }
-        if params["scenario"] == "adding":
-            settings["seq_len"] = params["seq_len"]
-        try:
-            self.trainers = (
-                Trainer(params["scenario"], clip_method=None, **settings),
-                Trainer(params["scenario"], clip_method=params["clip_method"], **settings),
-            )
-        except ValueError as error:
-            self.set_status(str(error), "error")
-            return False
+        plan = self.result
+        self.trainers = (plan.unclipped, plan.clipped)
         self._stop_requested = False
         self.stats = {"chunks": 0, "longest_slice_ms": 0.0, "draws": 0}
         self.histories = (None, None)
-        self.progress.max, self.progress.value = params["steps"], 0
+        self.progress.max, self.progress.value = plan.steps, 0
         self.step_slider.disabled = True
         self._set_buttons(running=True)
-        for view in (self.loss_view, self.norm_view):
-            view.start(params["steps"])
+        self._update_views(cursor=None, layers=False)
         self.redrawer.redraw(full=True)
-        self.set_status(f"Training… step 0 of {params['steps']}.", "ok")
+        self.set_status(f"Training… step 0 of {plan.steps}.", "ok")
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no event loop (a plain script): train to the end now
@@ -320,8 +369,8 @@ class TrainingPanel(Panel):
         assert self.trainers is not None
         for trainer in self.trainers:
             trainer.stop()
-        self.histories = (self.trainers[0].history(), self.trainers[1].history())
-        unclipped, clipped = self.histories
+        unclipped, clipped = self.trainers[0].history(), self.trainers[1].history()
+        self.histories = (unclipped, clipped)
         last = max(unclipped.steps, clipped.steps) - 1
         self.progress.value = max(t.steps_done for t in self.trainers)
         self._set_buttons(running=False)
@@ -331,37 +380,39 @@ class TrainingPanel(Panel):
             self.step_slider.value = _inspect_at(unclipped, clipped)
         self.step_slider.disabled = last < 0
         self._update_views(cursor=self.step_slider.value)
-        self.readout.value = _readout(unclipped, clipped)
+        self.readout.value = _readout(unclipped, clipped, step=None)
         self.set_status(_finish_message(unclipped, clipped, self._stop_requested), "ok")
 
     # -- drawing -----------------------------------------------------------------------------
+    def _histories(self) -> tuple[TrainingHistory, TrainingHistory]:
+        unclipped, clipped = self.histories
+        assert unclipped is not None, "a run has ended"
+        assert clipped is not None, "a run has ended"
+        return unclipped, clipped
+
     def _update_views(self, cursor: int | None, *, layers: bool = True) -> None:
         """Show the histories; ``layers`` False leaves the per-tensor view alone (while training,
         so that a repaint is one canvas's work)."""
         unclipped, clipped = self.histories
-        self.loss_view.update(unclipped, clipped, cursor)
-        self.norm_view.update(unclipped, clipped, cursor)
+        bound = self.trainers is not None and self.trainers[1].clip_method in NORM_METHODS
+        threshold = self.trainers[1].settings["clip_threshold"] if self.trainers and bound else None
+        steps = self.progress.max
+        self.loss_view.update(run_curves(unclipped, clipped, "losses", cursor=cursor, steps=steps))
+        self.norm_view.update(
+            run_curves(
+                unclipped, clipped, "grad_norms", threshold=threshold, cursor=cursor, steps=steps
+            )
+        )
         self.redrawer.redraw()
-        if layers:
+        if layers and unclipped is not None and clipped is not None:
             names = self.layer_view.names
-            last = max(run.steps for run in self.histories if run is not None) - 1
+            last = max(unclipped.steps, clipped.steps) - 1
             self.layer_view.update(unclipped, clipped, max(last if cursor is None else cursor, 0))
             new_bars = self.layer_view.names != names
             if new_bars:
                 self.layer_redrawer.set_artists(self.layer_view.artists)
             self.layer_redrawer.redraw(full=new_bars)
         self.stats["draws"] += 1
-
-    def _on_step(self, change: dict[str, Any]) -> None:
-        if self._quiet or self.histories[0] is None:
-            return
-        notes: list[str] = []  # a client may forge the slider's max: the bound is kept here
-        bounds = Bounds(0, self.last_step, integer=True)
-        step = int(self.enforce(self.step_slider, bounds, self.last_step, notes))
-        if notes:
-            self.warn(" ".join(notes))
-        self._update_views(cursor=step)
-        self.readout.value = _readout(*self.histories, step=step)
 
 
 def _inspect_at(unclipped: TrainingHistory, clipped: TrainingHistory) -> int:
@@ -372,7 +423,7 @@ def _inspect_at(unclipped: TrainingHistory, clipped: TrainingHistory) -> int:
     return max(max(unclipped.steps, clipped.steps) - 1, 0)
 
 
-def _run_row(name: str, run: TrainingHistory, step: int | None) -> str:
+def _run_row(name: str, run: TrainingHistory, step: int | None) -> list[str]:
     first = run.first_nonfinite_step
     ended = {
         "completed": f"completed {run.steps} steps",
@@ -395,16 +446,21 @@ def _run_row(name: str, run: TrainingHistory, step: int | None) -> str:
             f"step {step}: loss {format_number(float(run.losses[step]))},"
             f" ‖∇L‖ {format_number(float(run.grad_norms[step]))}"
         )
-    return "<tr>" + "".join(f"<td style='padding-right:14px'>{c}</td>" for c in cells) + "</tr>"
+    return cells
 
 
 def _readout(unclipped: TrainingHistory, clipped: TrainingHistory, step: int | None = None) -> str:
-    rows = _run_row("unclipped", unclipped, step) + _run_row(
-        f"clipped ({clipped.clip_method} at {format_number(clipped.clip_threshold or 0)})",
-        clipped,
-        step,
+    return readout_table(
+        cell_style="padding-right:14px",
+        rows=[
+            _run_row("unclipped", unclipped, step),
+            _run_row(
+                f"clipped ({clipped.clip_method} at {format_number(clipped.clip_threshold or 0)})",
+                clipped,
+                step,
+            ),
+        ],
     )
-    return f"<table style='font-size:14px'>{rows}</table>"
 
 
 def _finish_message(unclipped: TrainingHistory, clipped: TrainingHistory, stopped: bool) -> str:

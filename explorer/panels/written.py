@@ -8,18 +8,17 @@ indices, and the one the user points at.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from matplotlib.axes import Axes
 from matplotlib.backend_bases import MouseEvent
 
 from explorer.panels.bounds import Bounds
 from explorer.panels.controls import int_slider
 from explorer.panels.number import IntNumberSlider
-
-if TYPE_CHECKING:
-    from explorer.panels.base import Panel
 
 EDGE = 5  # indices written out at each end
 _CELL = "padding:0 8px;text-align:right;"
@@ -49,7 +48,11 @@ def shown_indices(first: int, last: int, pointed: int | None) -> list[int | None
 
 
 def written_out_html(
-    name: str, index_label: str, values: Sequence[float], first: int, pointed: int | None
+    name: str,
+    index_label: str,
+    values: Sequence[float] | npt.NDArray[np.floating[Any]],
+    first: int,
+    pointed: int | None,
 ) -> str:
     """An HTML table: a row of indices ``first``.. and a row of ``values`` at them."""
     last = first + len(values) - 1
@@ -72,54 +75,36 @@ def written_out_html(
 class PointedIndex:
     """The index written out beside the ends: typed in ``box`` or clicked on ``ax``'s x axis.
 
-    ``last`` is set by the panel after each result; a value outside ``first``..``last`` (a typed
-    one, or one forged by a client) is clamped by the panel's ``enforce`` and said in its status
-    line. ``on_change`` is called with the new index to rewrite the readout, without recomputing.
+    ``box`` is a panel selector: the panel keeps it within ``first``..the result's last index
+    (``Panel.selector_bounds``) and shows the result again when it changes, without recomputing.
     """
 
-    def __init__(
-        self,
-        label: str,
-        first: int,
-        ax: Axes,
-        on_change: Callable[[int], None],
-        panel: Panel,
-    ) -> None:
+    def __init__(self, label: str, first: int, ax: Axes) -> None:
         self.first = first
-        self.last = first
         self.ax = ax
-        self.on_change = on_change
-        self.panel = panel
-        self.box: IntNumberSlider = int_slider(label, first, Bounds(first, 10**6, integer=True))
+        self.box: IntNumberSlider = int_slider(label, first, Bounds(first, first, integer=True))
         self.box.slider = False
         self.box.tooltip = f"{label}: written out in the table beside the first and last {EDGE}"
-        panel.listen_to(self.box)
-        self.box.observe(self._on_box, names="value")
         canvas: Any = ax.figure.canvas
         canvas.mpl_connect("button_press_event", self._on_click)
 
     @property
     def index(self) -> int:
-        """The index to write out, within ``first``..``last``."""
-        return int(min(max(self.box.value, self.first), self.last))
+        return int(self.box.value)
 
-    def set_last(self, last: int) -> None:
-        """A new result ends at ``last``: the box's range follows; a pointed index past it is
-        brought back to ``last``."""
-        self.last = last
-        self.box.min, self.box.max = self.first, last
-        self.box.value = min(self.box.value, last)
-
-    def _on_box(self, change: dict[str, Any]) -> None:
-        notes: list[str] = []  # forged bounds are put back; a value outside them is clamped
-        bounds = Bounds(self.first, self.last, integer=True)
-        index = self.panel.enforce(self.box, bounds, self.last, notes)
-        if notes:  # the clamped value has come through here already, and rewrote the readout
-            self.panel.warn(" ".join(notes))
-        elif index == change["new"]:
-            self.on_change(index)
+    def bounds(self, last: int) -> Bounds:
+        """The box's bounds for a result whose last index is ``last``."""
+        return Bounds(self.first, last, integer=True)
 
     def _on_click(self, event: MouseEvent) -> None:
         if event.inaxes is not self.ax or event.xdata is None:
             return
-        self.box.value = int(min(max(round(float(event.xdata)), self.first), self.last))
+        self.box.value = int(min(max(round(float(event.xdata)), self.box.min), self.box.max))
+
+
+def readout_table(rows: Sequence[Sequence[str]], *, cell_style: str = "") -> str:
+    """The one readout table: ``rows`` of HTML cells (their text already escaped), each cell
+    styled with ``cell_style``."""
+    td = f"<td style='{cell_style}'>" if cell_style else "<td>"
+    body = "".join("<tr>" + "".join(f"{td}{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table style='font-size:14px'>{body}</table>"

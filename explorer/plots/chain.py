@@ -12,12 +12,11 @@ read only the result's public fields (duck typing), so they do not import the co
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.transforms import ScaledTranslation
 
+from explorer.plots.data import LayerData
 from explorer.plots.style import (
     BAND_LEGEND,
     BAND_LEGEND_2,
@@ -27,6 +26,7 @@ from explorer.plots.style import (
     MARKERS_UP_TO,
     ORANGE,
     SKY,
+    LegendStyle,
     band_bottom,
     finite_limits,
     format_power,
@@ -82,7 +82,7 @@ class DeltaView:
             self.note,
         ]
 
-    def update(self, result: Any) -> None:
+    def update(self, result: LayerData) -> None:
         """Redraw from a chain result; overflowed values become marks, never axis limits."""
         depth = result.depth
         layers = np.arange(1, depth + 1)
@@ -149,14 +149,18 @@ class JacobianView:
         setup_log_axes(ax, "Layer Jacobians", "layer l", "spectral norm (log scale)")
         # under the summary box: 5 pt gap, the box (2 lines of 9 pt and its padding), 4 pt gap
         below_summary = ScaledTranslation(0.0, -40.0 / 72.0, ax.figure.dpi_scale_trans)
-        ax.legend(
-            **{**BAND_LEGEND, "fontsize": 8.5, "borderaxespad": 0.3, "ncols": 2},
-            bbox_to_anchor=(0.0, 1.0),
-            bbox_transform=ax.transAxes + below_summary,
-        )
+        legend_style: LegendStyle = {
+            **BAND_LEGEND,
+            "fontsize": 8.5,
+            "borderaxespad": 0.3,
+            "ncols": 2,
+            "bbox_to_anchor": (0.0, 1.0),
+            "bbox_transform": ax.transAxes + below_summary,
+        }
+        ax.legend(**legend_style)
         self.artists = [self.norm_line, self.overflow_marks, self.summary]
 
-    def update(self, result: Any) -> None:
+    def update(self, result: LayerData) -> None:
         """Redraw from a chain result."""
         depth = result.depth
         layers = np.arange(1, depth + 1)

@@ -2,38 +2,27 @@
 
 ``CliffSurfaceView``: the loss over (w, b) as an image on a log10 colour scale (viridis, readable
 in grey and by the colour-blind), with descent trajectories over it: unclipped and clipped from
-the same start, or a fan of many starts. ``StepCurvesView``: the loss or the gradient norm at each
-step of the two runs, log10 axis, with the clip threshold.
+the same start, or a fan of many starts. The runs' per-step curves are ``explorer.plots.curves``.
 """
 
 from __future__ import annotations
-
-import math
-from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 
+from explorer.plots.data import Array, PathData, SurfaceData
 from explorer.plots.style import (
     BLACK,
-    ORANGE,
-    ROW_LEGEND,
-    SKY,
+    CLIPPED,
+    UNCLIPPED,
     VERMILLION,
-    finite_limits,
-    index_limits,
     legend_below,
     log10_finite,
-    setup_log_axes,
     show_legend,
-    sticky_limits,
-    threshold_label,
 )
 
-UNCLIPPED = ORANGE
-CLIPPED = SKY
 LOSS_FLOOR = -12.0  # log10 loss shown as "at most 10^-12" (the valley floor is exactly 0)
 
 
@@ -57,12 +46,15 @@ class CliffSurfaceView:
             [], [], color=UNCLIPPED, lw=2, marker=".", ms=4, label="unclipped"
         )
         (self.clipped,) = ax.plot([], [], color=CLIPPED, lw=2, marker=".", ms=4, label="clipped")
-        self.fan_unclipped = ax.add_collection(
-            LineCollection([], colors=UNCLIPPED, linewidths=1, alpha=0.8, label="unclipped")
+        # kept as LineCollections (``add_collection`` returns its argument, typed Collection)
+        self.fan_unclipped = LineCollection(
+            [], colors=UNCLIPPED, linewidths=1, alpha=0.8, label="unclipped"
         )
-        self.fan_clipped = ax.add_collection(
-            LineCollection([], colors=CLIPPED, linewidths=1, alpha=0.9, label="clipped")
+        self.fan_clipped = LineCollection(
+            [], colors=CLIPPED, linewidths=1, alpha=0.9, label="clipped"
         )
+        ax.add_collection(self.fan_unclipped)
+        ax.add_collection(self.fan_clipped)
         (self.start,) = ax.plot(
             [], [], ls="", marker="o", ms=9, mfc="white", mec=BLACK, label="start"
         )
@@ -82,7 +74,7 @@ class CliffSurfaceView:
             self.ends,
         ]
 
-    def show_surface(self, surface: Any) -> None:
+    def show_surface(self, surface: SurfaceData) -> None:
         """The loss image of a ``CliffSurface``; limits are the grid's."""
         self.image.set_data(np.maximum(log10_finite(surface.loss), LOSS_FLOOR))
         extent = (surface.w[0], surface.w[-1], surface.b[0], surface.b[-1])
@@ -91,7 +83,9 @@ class CliffSurfaceView:
         self.ax.set_ylim(extent[2:])
         self.ax.set_title(f"loss (σ(x_T) − 0.7)², T = {surface.seq_len}")
 
-    def show_runs(self, unclipped: Any, clipped: Any, thrown: np.ndarray | None = None) -> None:
+    def show_runs(
+        self, unclipped: PathData, clipped: PathData, thrown: Array | None = None
+    ) -> None:
         """One start: two lines. Several starts (a fan): two bundles, thrown runs marked."""
         fan = len(unclipped.trajectories) > 1
         for line, run in ((self.unclipped, unclipped), (self.clipped, clipped)):
@@ -116,14 +110,14 @@ class CliffSurfaceView:
         show_legend(self.ax, [*handles, self.start, self.ends], **self.legend_style)
 
 
-def _drawable(path: np.ndarray) -> np.ndarray:
+def _drawable(path: Array) -> Array:
     """A trajectory cut at its first non-finite point (matplotlib cannot place inf)."""
     finite = np.isfinite(path).all(axis=1)
     stop = len(path) if finite.all() else int(np.argmin(finite))
     return path[:stop]
 
 
-def _clamp_to_view(points: np.ndarray, ax: Axes) -> np.ndarray:
+def _clamp_to_view(points: Array, ax: Axes) -> Array:
     """Points pulled onto the edge of the view (NaN points to its centre), to mark where runs
     left it."""
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
@@ -131,52 +125,4 @@ def _clamp_to_view(points: np.ndarray, ax: Axes) -> np.ndarray:
     return np.column_stack([np.clip(points[:, 0], x0, x1), np.clip(points[:, 1], y0, y1)])
 
 
-class StepCurvesView:
-    """A per-step quantity (loss or gradient norm) of the unclipped and clipped runs, log10 y.
-
-    The title is on the left of its row and the legend of the two runs on the right of it, above
-    the axes (``legend`` False leaves it out: another view names the runs); the clip threshold
-    is labelled at its line's right end, outside the axes. Neither hides a curve."""
-
-    def __init__(
-        self, ax: Axes, quantity: str, title: str, ylabel: str, *, legend: bool = True
-    ) -> None:
-        self.ax = ax
-        self.quantity = quantity  # "losses" or "grad_norms"
-        self.legend = legend
-        (self.unclipped,) = ax.plot([], [], color=UNCLIPPED, lw=2, label="unclipped")
-        (self.clipped,) = ax.plot([], [], color=CLIPPED, lw=2, label="clipped")
-        (self.threshold,) = ax.plot([], [], color=BLACK, lw=1, ls="--", label="clip threshold")
-        self.threshold_label = threshold_label(ax)
-        setup_log_axes(ax, title, "step", ylabel, title_loc="left")
-        if legend:
-            show_legend(ax, [self.unclipped, self.clipped], **ROW_LEGEND)
-        self.artists = [self.unclipped, self.clipped, self.threshold, self.threshold_label]
-
-    def update(self, unclipped: Any, clipped: Any) -> None:
-        """Curves of run 0 of each (the fan shows the median over runs)."""
-        curves = []
-        for line, run in ((self.unclipped, unclipped), (self.clipped, clipped)):
-            values = getattr(run, self.quantity)
-            curve = values[0] if len(values) == 1 else np.nanmedian(values, axis=0)
-            curve = log10_finite(curve)
-            if self.quantity == "losses":
-                curve = np.maximum(curve, LOSS_FLOOR)
-            line.set_data(np.arange(curve.size), curve)
-            curves.append(curve)
-        steps = curves[0].size - 1
-        show_threshold = self.quantity == "grad_norms" and clipped.clip_threshold is not None
-        level = math.log10(clipped.clip_threshold) if show_threshold else math.nan
-        self.threshold.set_visible(show_threshold)
-        self.threshold.set_data([0, steps], [level, level])
-        self.threshold_label.set_visible(show_threshold)
-        self.threshold_label.set_y(level if show_threshold else 0.0)
-        self.ax.set_xlim(index_limits(steps, 0))
-        if self.quantity == "losses":  # the loss lies in [0, 0.49]: one fixed range
-            self.ax.set_ylim(LOSS_FLOOR - 0.5, 0.5)
-        else:  # limits that seldom change, so a slider move only repaints the lines
-            wanted = finite_limits(*curves, np.array([level]), minimum_span=2.0)
-            self.ax.set_ylim(sticky_limits(wanted, self.ax.get_ylim(), fill=0.15))
-
-
-__all__ = ["CliffSurfaceView", "StepCurvesView"]
+__all__ = ["CliffSurfaceView"]

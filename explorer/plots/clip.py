@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.ticker import MaxNLocator
 
+from explorer.plots.data import ClipData
 from explorer.plots.style import (
     BLACK,
     BLUE,
@@ -79,7 +81,7 @@ class ClipGeometryView:
             ax.axvline(0, color=GREY, lw=0.5)
             ax.grid(True, alpha=0.3)
         else:  # fewer ticks: the default ones crowd into each other along the 3-D edges
-            for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+            for axis in (ax.xaxis, ax.yaxis, _zaxis(ax)):
                 axis.set_major_locator(MaxNLocator(nbins=4))
         # below the axes, on one row: in 2-D under the tick labels; a 3-D axes draws its tick
         # labels inside its own box, so there right under the box
@@ -97,7 +99,7 @@ class ClipGeometryView:
         else:
             line.set_data_3d(points[:, 0], points[:, 1], points[:, 2])
 
-    def update(self, result: Any) -> None:
+    def update(self, result: ClipData) -> None:
         """Draw ``result`` (one tensor of 2 or 3 components) with its threshold's ball and box."""
         before = np.asarray(result.original[0], dtype=np.float64).reshape(-1)
         after = np.asarray(result.grads[0], dtype=np.float64).reshape(-1)
@@ -122,6 +124,15 @@ class ClipGeometryView:
         show_legend(self.ax, self.handles, **self.legend_style)
 
 
+def _zaxis(ax: Axes) -> Axis:
+    """The z axis of a 3-D axes (``projection="3d"``), looked up by name: ``mpl_toolkits`` ships
+    no type information, so an ``Axes3D`` annotation would be Any and check nothing."""
+    zaxis = getattr(ax, "zaxis", None)
+    if not isinstance(zaxis, Axis):
+        raise TypeError("a 3-D ClipGeometryView needs a 3-D axes (projection='3d')")
+    return zaxis
+
+
 def _square(threshold: float) -> np.ndarray:
     corners = [(-1, -1), (1, -1), (1, 1), (-1, 1), (-1, -1)]
     return np.array(corners, dtype=np.float64) * threshold
@@ -139,7 +150,7 @@ class TensorNormView:
         ax.set_ylabel("tensor norm (log scale)")
         ax.grid(True, axis="y", alpha=0.3)
 
-    def update(self, result: Any) -> None:
+    def update(self, result: ClipData) -> None:
         """Bars for ``result``'s per-tensor norms; bars start at the bottom of the axis."""
         for container in (self.before, self.after):
             container.remove()

@@ -7,12 +7,12 @@ the mean-field line chi_1 = 1 over it, and a marker at the chosen setting.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
+from matplotlib.contour import QuadContourSet
 
+from explorer.plots.data import PhaseData
 from explorer.plots.style import BLACK, ROW_LEGEND, VERMILLION, nice_ceiling
 
 COLOURS = "RdBu_r"  # ColorBrewer RdBu: colour-blind safe
@@ -34,7 +34,7 @@ class PhaseView:
         )
         self.colorbar = ax.figure.colorbar(self.image, ax=ax, pad=0.02)
         self.colorbar.set_label("measured log₁₀ growth of ‖δ‖ per layer")
-        self.critical = None  # the chi_1 = 1 contour set, redrawn per result
+        self.critical: QuadContourSet | None = None  # the chi_1 = 1 contour, redrawn per result
         # the legend's entry for the contour line (a ContourSet carries no label of its own)
         (self.legend_line,) = ax.plot([], [], color=BLACK, lw=2, label="theory: χ₁ = 1")
         (self.choice,) = ax.plot(
@@ -52,7 +52,7 @@ class PhaseView:
         ax.set_ylabel("bias std σ_b")
         ax.legend(**ROW_LEGEND)  # above the heatmap, right of the title: no cell hidden
 
-    def update(self, result: Any) -> None:
+    def update(self, result: PhaseData) -> None:
         """Redraw the heatmap and the critical line for a phase-diagram result."""
         w, b = result.weight_stds, result.bias_stds
         self.image.set_data(np.ma.masked_invalid(result.log10_growth))

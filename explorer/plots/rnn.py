@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 
+from explorer.plots.data import StepData
 from explorer.plots.style import (
     BAND_LEGEND_2,
     BLACK,
@@ -74,7 +75,7 @@ class TimeDeltaView:
             self.note,
         ]
 
-    def update(self, result: Any) -> None:
+    def update(self, result: StepData) -> None:
         steps = np.arange(result.seq_len + 1)
         delta = log10_finite(result.delta_norms)
         self.delta_line.set_data(steps, delta)
@@ -143,7 +144,7 @@ class StepJacobianView:
         show_legend(ax, self.legend_handles, **BAND_LEGEND_2)
         self.artists = [self.threshold_line, self.lambda_line, self.norm_line, self.overflow_marks]
 
-    def update(self, result: Any) -> None:
+    def update(self, result: StepData) -> None:
         steps = np.arange(1, result.seq_len + 1)
         norms = log10_finite(result.jacobian_norms)
         self.norm_line.set_data(steps, norms)
@@ -192,7 +193,7 @@ class ContributionView:
         ax.legend(**BAND_LEGEND_2)
         self.artists = [self.term_line, self.dominant, self.note]
 
-    def update(self, result: Any) -> None:
+    def update(self, result: StepData) -> None:
         steps = np.arange(1, result.seq_len + 1)
         terms = log10_finite(result.weight_grad_contributions)
         self.term_line.set_data(steps, terms)

@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.collections import PathCollection
+from matplotlib.figure import SubFigure
 from matplotlib.font_manager import FontProperties
 from matplotlib.text import Text
 from matplotlib.textpath import text_to_path
 from matplotlib.ticker import FuncFormatter, Locator, MaxNLocator
 from matplotlib.transforms import ScaledTranslation
+
+if TYPE_CHECKING:  # only in annotations: matplotlib.typing.LegendLocType is new in 3.9
+    from matplotlib.transforms import Transform
+    from matplotlib.typing import LegendLocType
+    from typing_extensions import Unpack  # typing.Unpack is 3.11+, the project supports 3.10
 
 # Okabe and Ito's colour-blind-safe palette
 BLUE = "#0072B2"
@@ -30,12 +37,37 @@ SKY = "#56B4E9"
 PURPLE = "#CC79A7"
 GREY = "#666666"
 BLACK = "#000000"
+UNCLIPPED = ORANGE  # the two runs, in every view that compares them
+CLIPPED = SKY
+HIGHLIGHT = VERMILLION  # an overflow, a first inf/NaN: in plots and in readouts
+# the status line: ok, warning, error (GitHub's Primer palette, legible on white)
+STATUS_COLOURS = {"ok": "#1a7f37", "warning": "#9a6700", "error": "#cf222e"}
 
 FONT_SIZE = 11  # legible on a projector at the panel's figure size
-LEGEND = {"loc": "upper right", "fontsize": 9, "framealpha": 0.8}
+
+
+class LegendStyle(TypedDict, total=False):
+    """The ``Axes.legend`` keyword arguments the views set (matplotlib's stubs take them as
+    ``**kwargs: Any``, all but ``loc``): typed here so a misspelt key or value is caught."""
+
+    loc: LegendLocType
+    bbox_to_anchor: tuple[float, float]
+    bbox_transform: Transform
+    ncols: int
+    fontsize: float
+    frameon: bool
+    framealpha: float
+    borderaxespad: float
+    borderpad: float
+    handlelength: float
+    handletextpad: float
+    columnspacing: float
+
+
+LEGEND: LegendStyle = {"loc": "upper right", "fontsize": 9, "framealpha": 0.8}
 # a legend on one row just above the axes, right-aligned, in the row of a title set on the left
 # (``set_row_title``): outside the data, so it hides no curve
-ROW_LEGEND = {
+ROW_LEGEND: LegendStyle = {
     "loc": "lower right",
     "bbox_to_anchor": (1.0, 1.0),
     "ncols": 8,  # matplotlib uses as many columns as there are entries
@@ -71,6 +103,7 @@ class Log10Locator(Locator):
         self._powers = MaxNLocator(nbins=5, integer=True)
 
     def __call__(self) -> list[float]:
+        assert self.axis is not None, "a Locator is called by the Axis it is set on"
         low, high = sorted(self.axis.get_view_interval())
         return self.tick_values(low, high)
 
@@ -197,7 +230,7 @@ def format_power(log10_value: float) -> str:
     return exponent
 
 
-def show_legend(ax: Axes, handles: list[Artist], **kwargs: object) -> None:
+def show_legend(ax: Axes, handles: Sequence[Artist], **kwargs: Unpack[LegendStyle]) -> None:
     """A legend of the visible ``handles``, rebuilt only when that set changes (a legend is drawn
     with the static background, so a new one means a full redraw)."""
     visible = [h for h in handles if h.get_visible()]
@@ -208,8 +241,9 @@ def show_legend(ax: Axes, handles: list[Artist], **kwargs: object) -> None:
     ax.legend(handles=visible, labels=labels, **kwargs)
 
 
-def set_row_title(ax: Axes, title: str, **kwargs: object) -> None:
-    """The title on the left of its row, leaving the right for a ``ROW_LEGEND``."""
+def set_row_title(ax: Axes, title: str, **kwargs: Any) -> None:
+    """The title on the left of its row, leaving the right for a ``ROW_LEGEND``. ``kwargs``:
+    Text properties (``fontsize``, ``color``, ...), open as in ``Axes.set_title``."""
     ax.set_title(title, loc="left", **kwargs)
 
 
@@ -219,7 +253,7 @@ def setup_log_axes(
     xlabel: str,
     ylabel: str,
     *,
-    title_loc: str = "center",
+    title_loc: Literal["left", "center", "right"] = "center",
     title_pad: float | None = None,
 ) -> None:
     """Title and labels, log10 values on y, whole-number indices on x, a light grid."""
@@ -253,9 +287,18 @@ def warning_note(ax: Axes) -> Text:
     )
 
 
+def figure_size_inches(ax: Axes) -> tuple[float, float]:
+    """(width, height) in inches of the figure that ``ax``'s position is a fraction of: its
+    Figure, or the SubFigure it sits in (which has no size of its own: its box, over the dpi)."""
+    figure = ax.figure
+    if isinstance(figure, SubFigure):
+        return (figure.bbox.width / figure.dpi, figure.bbox.height / figure.dpi)
+    return (figure.get_figwidth(), figure.get_figheight())
+
+
 def axes_width_points(ax: Axes) -> float:
     """The axes' width in points at the figure's size (without drawing)."""
-    return ax.get_position().width * ax.figure.get_figwidth() * 72.0
+    return ax.get_position().width * figure_size_inches(ax)[0] * 72.0
 
 
 @functools.lru_cache(maxsize=1024)
@@ -299,7 +342,7 @@ def set_text_within(text: Text, message: str, ax: Axes) -> None:
 
 def axes_height_points(ax: Axes) -> float:
     """The axes' height in points at the figure's size (without drawing)."""
-    return ax.get_position().height * ax.figure.get_figheight() * 72.0
+    return ax.get_position().height * figure_size_inches(ax)[1] * 72.0
 
 
 def limits_below_band(
@@ -326,7 +369,7 @@ def band_bottom(limits: tuple[float, float], ax: Axes, band: float) -> float:
 
 
 # a legend in the band along the top of the axes (``limits_below_band``), several columns
-BAND_LEGEND = {
+BAND_LEGEND: LegendStyle = {
     "loc": "upper left",
     "fontsize": 9,
     "framealpha": 0.85,
@@ -336,7 +379,7 @@ BAND_LEGEND = {
     "handletextpad": 0.5,
     "columnspacing": 1.1,
 }
-BAND_LEGEND_2 = {**BAND_LEGEND, "ncols": 2, "fontsize": 8.5}  # two columns in the band
+BAND_LEGEND_2: LegendStyle = {**BAND_LEGEND, "ncols": 2, "fontsize": 8.5}  # two columns
 
 
 class CountLocator(MaxNLocator):
@@ -345,9 +388,10 @@ class CountLocator(MaxNLocator):
     def __init__(self) -> None:
         super().__init__(integer=True, min_n_ticks=2)
 
-    def tick_values(self, vmin: float, vmax: float) -> np.ndarray:
-        ticks = super().tick_values(vmin, vmax)
-        return ticks[ticks >= 0]
+    def tick_values(self, vmin: float, vmax: float) -> list[float]:
+        # a list, as Log10Locator returns: Locator's stub promises a Sequence, which an ndarray
+        # is not (matplotlib takes either)
+        return [tick for tick in super().tick_values(vmin, vmax) if tick >= 0]
 
 
 def threshold_label(ax: Axes, text: str = " threshold") -> Text:
@@ -366,7 +410,7 @@ def threshold_label(ax: Axes, text: str = " threshold") -> Text:
     )
 
 
-def legend_below(ax: Axes, offset: float, fontsize: float = 8) -> dict[str, Any]:
+def legend_below(ax: Axes, offset: float, fontsize: float = 8) -> LegendStyle:
     """Legend arguments for one row centred under ``ax``, ``offset`` points below its bottom:
     outside the data and the tick labels."""
     below = ScaledTranslation(0.0, -offset / 72.0, ax.figure.dpi_scale_trans)
@@ -381,3 +425,30 @@ def legend_below(ax: Axes, offset: float, fontsize: float = 8) -> dict[str, Any]
         "handlelength": 1.6,
         "columnspacing": 1.1,
     }
+
+
+def show_placeholder(ax: Axes, message: str) -> Text:
+    """Before there is data: ``message`` in the middle of an axes with no ticks and no grid
+    (an empty axes' 0..1 ticks would mean nothing). ``hide_placeholder`` undoes it."""
+    ax.tick_params(left=False, bottom=False, labelleft=False, labelbottom=False)
+    ax.xaxis.grid(False)
+    ax.yaxis.grid(False)
+    return ax.text(
+        0.5,
+        0.5,
+        message,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=11,
+        color=GREY,
+    )
+
+
+def hide_placeholder(ax: Axes, placeholder: Text, axis: Literal["both", "x", "y"] = "both") -> None:
+    """Show the ticks (and the grid along ``axis``) and hide the placeholder; once only."""
+    if not placeholder.get_visible():
+        return
+    placeholder.set_visible(False)
+    ax.tick_params(left=True, bottom=True, labelleft=True, labelbottom=True)
+    ax.grid(True, axis=axis, alpha=0.3)
