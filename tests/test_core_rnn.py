@@ -219,7 +219,7 @@ def test_scalar_network_in_float32(weight: float, article: float) -> None:
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("init", RNN_INITS)
 def test_pascanu_quantities(activation: str, init: str) -> None:
-    """Pascanu et al. (2013), section 3.1: lambda_1 is the spectral norm of W_hh (here from
+    """Pascanu et al. (2013), section 2.1: lambda_1 is the spectral norm of W_hh (here from
     torch.linalg.matrix_norm on the rebuilt network), and the threshold is 1/gamma with gamma the
     bound on |phi'|: 1 for linear, tanh and ReLU, 1/4 for the sigmoid, so 1, 1, 1 and 4."""
     threshold = {"linear": 1.0, "tanh": 1.0, "relu": 1.0, "sigmoid": 4.0}[activation]

@@ -1,11 +1,11 @@
 """The cliff: Pascanu, Mikolov and Bengio 2013's one-unit recurrent net, and descent across it.
 
 x_t = w sigmoid(x_{t-1}) + b for t = 1..T from x_0 = 0.5, loss (sigmoid(x_T) - 0.7)^2 (their
-section 2.3 and Fig. 6). For w above about 4.5 the map has two stable
-fixed points, and which one x_T ends near depends on which side of the unstable one x_0 starts:
-along that boundary in (w, b) the loss steps from one plateau to the other, a wall whose gradient
-grows like (w sigmoid'(x*))^T. Gradient descent that touches it is thrown far away; clipped
-descent climbs it with a bounded step.
+section 2.3 and Fig. 6). Only for w > 4 (the sigmoid's slope is at most 1/4) can the map have
+two stable fixed points, as it has for b near -w/2; which one x_T ends near depends on which side
+of the unstable one x_0 starts. Along that boundary in (w, b) the loss steps from one plateau to
+the other, a wall whose gradient grows like (w sigmoid'(x*))^T. Gradient descent that touches it
+is thrown far away; clipped descent climbs it with a bounded step.
 
 ``cliff_loss`` evaluates the loss and its gradient for whole grids at once. Two evaluations serve
 the two shapes of work, both tested against torch autograd on the scalar recursion:

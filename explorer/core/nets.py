@@ -1,7 +1,7 @@
 """Building blocks shared by the networks the explorer differentiates: activations and weight inits.
 
 Activations carry their derivative and the bound gamma on |phi'| used by Pascanu et al. (2013,
-section 3.1): 1 for tanh and for linear/ReLU, 1/4 for the logistic sigmoid.
+section 2.1): 1 for tanh and for linear/ReLU, 1/4 for the logistic sigmoid.
 
 Inits: identity (scale * I), gaussian N(0, scale^2 / fan_in), orthogonal
 (scale * Q with Q Haar-distributed, Saxe et al. 2013), Xavier normal (Glorot and Bengio 2010,

@@ -7,8 +7,9 @@ is dh_t/dh_{t-1} = diag(phi'(.)) W (Pascanu, Mikolov and Bengio 2013, eq. 5), an
 the loss with respect to W is a sum over time steps of immediate terms (their eq. 4-5), one per
 step k: (phi'(.) * delta_k) h_{k-1}^T. With lambda_1 the largest singular value of W and gamma the
 bound on |phi'|, lambda_1 < 1/gamma is sufficient for the gradient to vanish, lambda_1 > 1/gamma
-necessary for it to explode (their section 3.1). A 1-unit linear network with weight w gives
-delta_0 = w^T exactly: 1.01^100 = 2.7048 and 0.99^100 = 0.3660 in the source articles.
+necessary for it to explode (their section 2.1). A 1-unit linear network with weight w gives
+delta_0 = w^T exactly: 1.01^100 = 2.7048 and 0.99^100 = 0.3660, the answers to the source
+article's exercise.
 
 LSTM and GRU cells follow torch's equations (torch.nn.LSTMCell, torch.nn.GRUCell; gate order
 i, f, g, o and r, z, n), so the tests can check them against torch's own cells. Their biases are

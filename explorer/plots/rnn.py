@@ -120,7 +120,7 @@ def _delta_note(result: Any) -> str:
 
 
 class StepJacobianView:
-    """Step Jacobian norms against 1 and against 1/gamma (Pascanu et al. 2013, section 3.1); the
+    """Step Jacobian norms against 1 and against 1/gamma (Pascanu et al. 2013, section 2.1); the
     legend in a band along the top that the y limits keep free of data."""
 
     BAND = 38.0  # points: a legend of up to two rows, and gaps
