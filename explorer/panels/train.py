@@ -125,8 +125,8 @@ class TrainingPlan:
         return (
             f"Start trains {SCENARIO_DEFAULTS[self.scenario].title}{sequence}:"
             f" {settings['optimizer']} at learning rate {format_number(settings['lr'])},"
-            f" {self.steps} steps, seed {self.clipped.seed}; the clipped run uses"
-            f" {self.clip_method} at {format_number(self.clip_threshold)}."
+            f" {self.steps} steps, seed {self.clipped.seed}; the clipped run applies"
+            f" {self.clip_method} clipping at {format_number(self.clip_threshold)}."
         )
 
 
