@@ -1,7 +1,7 @@
 """The tabbed app: one tab per topic panel. Displayed inline in JupyterLab or served by Voila.
 
 The tabs come from ``PANELS``, a registry of panel classes; the App knows nothing else about them.
-Only the first tab's panel is built when the app is shown; the others are built the first time
+Only the first tab's panel is built with the App; the others are built the first time
 their tab is selected, so a page (and its kernel) is ready sooner and holds only what was used.
 A panel asks for another tab through ``Panel.open_in(key, state)`` (the phase diagram opens its
 chosen setting in the deep network): the App builds that panel, gives it the state through

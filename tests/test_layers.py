@@ -1,5 +1,5 @@
-"""The layers: core imports neither matplotlib nor ipywidgets; plots no ipywidgets
-and no core internals. Checked in a fresh interpreter, as a user's script would import them."""
+"""The layers: core imports neither matplotlib nor ipywidgets; plots no ipywidgets and not
+explorer.core at all. Checked in a fresh interpreter, as a user's script would import them."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ method it also clips, in place and with torch's semantics, so it can replace a l
         loss.backward()
         recorder.record(loss)
         optimizer.step()
-    history = recorder.history()  # draw with explorer.plots.TrainingCurvesView
+    history = recorder.history()  # draw with explorer.plots.CurvesView and run_curves
 """
 
 from __future__ import annotations

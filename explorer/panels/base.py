@@ -42,6 +42,7 @@ from explorer.panels.controls import CUSTOM, NO_PRESET, preset_menu
 from explorer.panels.figures import fit_figures, fitted, make_figure
 from explorer.panels.number import NumberSlider, WidthProbe
 from explorer.panels.values import JSONValue, accepted, is_choice, options_of
+from explorer.plots.style import STATUS_COLOURS
 
 __all__ = ["Bounds", "Cost", "Panel", "make_figure"]
 
@@ -51,8 +52,6 @@ R = TypeVar("R")
 # control values by name, checked against their bounds (a widget's value trait is untyped)
 Params = Mapping[str, Any]
 Navigate = Callable[[str, Mapping[str, object]], None]
-
-_STATUS_COLOURS = {"ok": "#1a7f37", "warning": "#9a6700", "error": "#cf222e"}
 
 
 @dataclass(frozen=True)
@@ -160,7 +159,8 @@ class Panel(widgets.VBox, Generic[R]):
     def set_state(self, mapping: Mapping[str, object]) -> list[str]:
         """Take the values in ``mapping`` (any subset of ``state``): each is checked as a value
         from the browser is; refused ones are kept as they were, numbers are clamped to their
-        bounds, and the status line says both. One refresh follows. Returns the notes said.
+        bounds, and the status line says both. One refresh follows. Returns the refusals (what
+        was clamped, and a budget exceeded, are said in the status line).
 
         ipywidgets calls ``set_state`` too, with the box's own synced traits from the front end
         (its ``keys``, which no control is named after): those are left to ipywidgets.
@@ -435,7 +435,7 @@ class Panel(widgets.VBox, Generic[R]):
 
     # -- helpers ----------------------------------------------------------------------------
     def set_status(self, message: str, level: str = "ok") -> None:
-        colour = _STATUS_COLOURS[level]
+        colour = STATUS_COLOURS[level]
         self.status.value = (
             f'<span role="status" style="color:{colour}">{html.escape(message)}</span>'
         )

@@ -3,8 +3,8 @@
 The heatmap is measured (``explorer.core.phase_diagram``: random networks over a grid of weight and
 bias std); the black line is the mean-field theory's chi_1 = 1 (Poole et al. 2016; Schoenholz et
 al. 2017). Clicking the figure, or setting the two "chosen" sliders and pressing the button, picks
-a (sigma_w, sigma_b): listeners in ``on_choose`` receive it (the App loads it into the
-deep-network panel).
+a (sigma_w, sigma_b), the panel's two selectors; choosing it opens that setting in the
+deep-network panel, through the App (``Panel.open_in``).
 """
 
 from __future__ import annotations

@@ -7,12 +7,13 @@ every one of them). Two views side by side with the same x limits compare two in
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.transforms import ScaledTranslation
 
+from explorer.plots.data import SpectrumData
 from explorer.plots.style import (
     BLACK,
     ORANGE,
@@ -32,7 +33,9 @@ BINS = 40
 HEADROOM = 2.0  # the y axis reaches this many times the tallest bar: room for the notes
 
 
-def spectrum_limits(results: list[Any], current: tuple[float, float] | None) -> tuple[float, float]:
+def spectrum_limits(
+    results: Sequence[SpectrumData], current: tuple[float, float] | None
+) -> tuple[float, float]:
     """Shared x limits (log10) covering every finite singular value and each reference."""
     arrays = [np.asarray(r.log10_singular_values) for r in results]
     references = [np.array([r.log10_reference]) for r in results]
@@ -80,7 +83,7 @@ class SpectrumView:
         ax.legend(**{**ROW_LEGEND, "fontsize": 8.5, "columnspacing": 0.9})
         self.artists = [self.bars, self.rug, self.reference, self.note, self.lost]
 
-    def update(self, result: Any, limits: tuple[float, float], title: str) -> None:
+    def update(self, result: SpectrumData, limits: tuple[float, float], title: str) -> None:
         """Redraw for ``result`` on x ``limits`` (shared with the view beside it)."""
         values = np.asarray(result.log10_singular_values, dtype=np.float64)
         finite = values[np.isfinite(values)]
