@@ -28,7 +28,16 @@ in the same order, so the torch rows equal torch's own functions bit for bit:
   units are the rows of a torch (out, in) weight.
 - keras: the optimizer options ``clipvalue``, ``clipnorm`` (each variable on its own:
   g * c / max(norm, c), always applied) and ``global_clipnorm`` (scale c * min(1/norm, 1/c), plus
-  norm - norm so that an inf or NaN norm makes every gradient NaN). Keras has no AGC.
+  norm - norm so that an inf or NaN norm makes every gradient NaN), as keras 3 computes them on
+  its torch backend with its default floatx, float32. keras makes the Python float c a float32
+  tensor, and its ``result_type`` of a float64 tensor and a float is float32 (keras follows jax
+  without x64 and forces 64-bit results to 32 bits), so for float64 gradients keras rounds
+  through float32: clipvalue clips to +-float64(float32(c)); clipnorm computes
+  (g * float32(c)) / max(float32(norm), float32(c)), the float32 values widened to float64; and
+  global_clipnorm's scale is the float32 product c * min(float32(1/norm), float32(1/c)), widened
+  and multiplied in. The emulation does the same, with the same torch operations in the same
+  dtypes, so that float64 (like float32) gradients get keras' own bits, not a more precise
+  float64 answer keras never gives. Keras has no AGC.
 - optax: ``clip``, ``clip_by_global_norm`` (no epsilon; a norm below the threshold leaves the
   gradients untouched, a norm at or above it, or NaN, gives (g / norm) * t) and
   ``adaptive_grad_clip``, whose units are those of optax's ``unitwise_norm`` (optax 0.2.7 and
@@ -55,6 +64,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol, TypeAlias, cast
 
 import numpy as np
@@ -74,6 +84,9 @@ TORCH_EPS = 1e-6  # clip_grad_norm_'s epsilon in max_norm / (norm + 1e-6)
 AGC_DIV_EPS = 1e-6  # timm's and optax's guard against a zero gradient norm in AGC
 TORCH_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 ONE_DTYPE = (torch.float32, torch.float64)  # keras and optax semantics: one of these for all
+# keras' floatx (its default), and the dtype in which keras' torch backend combines a tensor with
+# a Python float: keras.backend.result_type follows jax without x64, so float64 gives float32.
+KERAS_DTYPE = torch.float32
 # The methods torch's own functions (and timm's AGC) implement: they take a threshold of 0.
 ZERO_THRESHOLD_METHODS = ("value", "norm", "global_norm", "agc")
 # clip_grad_norm_ is the only call with error_if_nonfinite.
@@ -456,7 +469,7 @@ def _scalar(value: torch.Tensor) -> float:
 
 
 def _value_rule(grads: list[torch.Tensor], threshold: float, **_: object) -> Clipping:
-    """clip_grad_value_ / clipvalue / optax.clip: clamp to [-t, t]; NaN stays NaN."""
+    """clip_grad_value_ / optax.clip: clamp to [-t, t]; NaN stays NaN."""
     clipped = [bool((grad.abs() > threshold).any()) for grad in grads]
     for group in _dtype_groups(grads):
         torch._foreach_clamp_min_(group, -threshold)  # the calls torch's clip_grad_value_ makes
@@ -492,30 +505,69 @@ def _torch_norm_rule(
     return coefficients, clipped
 
 
+def _keras_float(value: float) -> torch.Tensor:
+    """A Python float as keras' torch backend makes it a tensor: floatx, float32 by default."""
+    return torch.tensor(value, dtype=KERAS_DTYPE)
+
+
+def _keras_value_rule(grads: list[torch.Tensor], threshold: float, **_: object) -> Clipping:
+    """keras clipvalue: ops.clip(g, -c, c), i.e. torch.clip(g, min=float32(-c), max=float32(c)).
+
+    keras converts the Python bounds to float32 tensors (floatx) and torch widens them to the
+    gradient's dtype: float64 gradients are clipped to +-float64(float32(c)), not to +-c.
+    """
+    low, high = _keras_float(-threshold), _keras_float(threshold)
+    clipped = [bool((grad.abs() > high).any()) for grad in grads]
+    for grad in grads:
+        grad.copy_(torch.clip(grad, min=low, max=high))
+    return [math.nan] * len(grads), clipped
+
+
 def _keras_norm_rule(grads: list[torch.Tensor], threshold: float, **_: object) -> Clipping:
-    """keras clipnorm, per variable: g * c / max(norm, c), applied whether or not norm > c."""
+    """keras clipnorm, per variable: (g * c) / max(norm, c), applied whether or not norm > c.
+
+    keras' _clip_by_norm with its torch backend's operations and dtypes: the sum of squares
+    (with the two-tap where that keeps a zero gradient's norm 0), ``ops.multiply(g, c)`` with c
+    a float32 tensor (g * float32(c), in g's dtype), and ``ops.maximum(norm, c)`` in
+    ``result_type(norm, float)``, which is float32 even for a float64 norm (keras forces 64-bit
+    results to 32 bits, as jax does without x64): max(float32(norm), float32(c)), by which
+    the float64 product is divided. Clipped: keras' maximum chose the norm (or it is NaN).
+    """
     coefficients: list[float] = []
     clipped: list[bool] = []
+    limit = _keras_float(threshold)
     for grad in grads:
-        squares = torch.sum(grad * grad)
+        squares = torch.sum(torch.square(grad))
         positive = squares > 0
         safe = torch.where(positive, squares, torch.ones_like(squares))
-        norm = torch.where(positive, torch.sqrt(safe), squares)
-        denominator = torch.maximum(norm, torch.tensor(threshold, dtype=grad.dtype))
-        grad.copy_((grad * threshold) / denominator)
-        coefficients.append(threshold / _scalar(denominator))
-        clipped.append(not bool(norm <= threshold))
+        norm = torch.where(positive, torch.sqrt(safe), squares).to(KERAS_DTYPE)
+        denominator = torch.maximum(norm, limit)
+        grad.copy_((grad * limit) / denominator)
+        coefficients.append(_scalar(limit) / _scalar(denominator))
+        clipped.append(not bool(norm <= limit))
     return coefficients, clipped
 
 
 def _keras_global_rule(grads: list[torch.Tensor], threshold: float, **_: object) -> Clipping:
-    """keras global_clipnorm: scale c * min(1/norm, 1/c) + (norm - norm), always multiplied."""
+    """keras global_clipnorm: scale = c * minimum(1/norm, 1/c) + (norm - norm), multiplied in.
+
+    keras' clip_by_global_norm with its torch backend's operations and dtypes: the norm is
+    sqrt(sum(stack(sum(square(g))))) in the gradients' dtype and ``1.0 / norm`` too, but
+    ``ops.minimum(1.0 / norm, 1.0 / c)`` works in ``result_type(norm, float)``, which is float32
+    even for a float64 norm (keras forces 64-bit results to 32 bits, as jax does without x64):
+    min(float32(1/norm), float32(1/c)), with 1/c divided in Python's float64. c times that is a
+    float32 product, ``+ (norm - norm)`` widens it to the norm's dtype (and makes it NaN for an
+    inf or NaN norm), and each gradient is multiplied by it. Clipped: keras' minimum chose
+    1/norm (or it is NaN).
+    """
     norm = _total_norm(grads, "keras", 2.0)
-    inverse = torch.tensor(1.0 / threshold, dtype=norm.dtype)
-    scale = threshold * torch.minimum(1.0 / norm, inverse) + (norm - norm)
+    inverse_norm = (1.0 / norm).to(KERAS_DTYPE)
+    inverse_limit = _keras_float(1.0 / threshold)
+    scale = threshold * torch.minimum(inverse_norm, inverse_limit) + (norm - norm)
     for grad in grads:
         grad.mul_(scale)
-    return [_scalar(scale)] * len(grads), [not bool(norm <= threshold)] * len(grads)
+    clipped = not bool(inverse_limit <= inverse_norm)
+    return [_scalar(scale)] * len(grads), [clipped] * len(grads)
 
 
 def _optax_global_rule(grads: list[torch.Tensor], threshold: float, **_: object) -> Clipping:
@@ -615,47 +667,13 @@ def _optax_agc_rule(
     return [math.nan] * len(grads), clipped
 
 
-def _torch_per_tensor_rule(
-    grads: list[torch.Tensor],
-    threshold: float,
-    *,
-    norm_type: float,
-    error_if_nonfinite: bool = False,
-    **_: object,
-) -> Clipping:
-    """clip_grad_norm_ called on each tensor alone."""
-    return _torch_norm_rule(
-        grads,
-        threshold,
-        norm_type=norm_type,
-        per_tensor=True,
-        error_if_nonfinite=error_if_nonfinite,
-    )
-
-
-def _torch_global_rule(
-    grads: list[torch.Tensor],
-    threshold: float,
-    *,
-    norm_type: float,
-    error_if_nonfinite: bool = False,
-    **_: object,
-) -> Clipping:
-    """clip_grad_norm_ called on all the tensors."""
-    return _torch_norm_rule(
-        grads,
-        threshold,
-        norm_type=norm_type,
-        per_tensor=False,
-        error_if_nonfinite=error_if_nonfinite,
-    )
-
-
 _RULES: dict[tuple[str, str], Rule] = {
-    **{("value", name): _value_rule for name in SEMANTICS},
-    ("norm", "torch"): _torch_per_tensor_rule,
+    ("value", "torch"): _value_rule,
+    ("value", "keras"): _keras_value_rule,
+    ("value", "optax"): _value_rule,
+    ("norm", "torch"): partial(_torch_norm_rule, per_tensor=True),  # clip_grad_norm_ per tensor
     ("norm", "keras"): _keras_norm_rule,
-    ("global_norm", "torch"): _torch_global_rule,
+    ("global_norm", "torch"): partial(_torch_norm_rule, per_tensor=False),  # on all of them
     ("global_norm", "keras"): _keras_global_rule,
     ("global_norm", "optax"): _optax_global_rule,
     ("agc", "torch"): _timm_agc_rule,
