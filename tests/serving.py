@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,13 +89,20 @@ def _serve(command: list[str], cwd: Path, port: int, name: str) -> Iterator[None
                 time.sleep(0.2)
         yield
     finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the server and the kernels it started
+        # the log is closed even when the server is gone (an unclosed file would be reported
+        # as an unraisable ResourceWarning in whichever test runs next), and a server that
+        # exited by itself keeps its own error (killpg would raise ProcessLookupError over it)
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)  # the server and the kernels it started
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        finally:
+            log.close()
 
 
 @contextmanager

@@ -67,7 +67,7 @@ def test_every_tab_fits_and_shows_its_status(
     for title in TITLES:
         if title != "Deep network":
             open_tab(page, title)
-        page.wait_for_function(FITTED_JS, timeout=20_000, polling=100)
+        page.wait_for_function(FITTED_JS, timeout=60_000, polling=100)
         geometry = page.evaluate(GEOMETRY_JS)
         for canvas in geometry["canvases"]:
             assert geometry["panel"]["left"] <= canvas["left"], title
@@ -94,7 +94,7 @@ def test_figures_use_a_wide_screen(server: str, browser: Any) -> None:
             " const total = g.canvases.reduce((sum, c) => sum + c.width, 0);"
             " return g.canvases.length > 0 && total > 1300"
             " && g.canvases.every(c => c.right <= g.panel.right + 0.5); }",
-            timeout=20_000,
+            timeout=60_000,
             polling=100,
         )
     page.close()
@@ -125,7 +125,7 @@ def test_jupyterlab_with_the_file_browser_cuts_no_figure(browser: Any, tmp_path:
           const r = canvas.getBoundingClientRect();
           return r.width > 0 && r.right <= output.right + 0.5 && r.right <= shown.right + 0.5;
         }""".replace("FIGURES", repr(FIGURE_CANVAS))
-        page.wait_for_function(fitted, timeout=20_000, polling=100)
+        page.wait_for_function(fitted, timeout=60_000, polling=100)
         status = page.locator(".ge-status >> visible=true").inner_text()
         assert "Computed 20 layers" in status
         page.close()

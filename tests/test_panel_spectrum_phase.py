@@ -13,13 +13,18 @@ from explorer.panels.phase import COMPUTE_BUDGET as PHASE_BUDGET
 from explorer.panels.spectrum import COMPUTE_BUDGET as SPECTRUM_BUDGET
 from explorer.panels.spectrum import compute_cost
 
+# panels built here are closed afterwards (tests.conftest.close_new_widgets)
+pytestmark = pytest.mark.usefixtures("close_new_widgets")
 
-@pytest.fixture(scope="module")
+
+# one panel per test: each test expects the defaults (a module-wide panel would carry one
+# test's settings, e.g. a bias std of 1, into the next one in random order)
+@pytest.fixture
 def spectra() -> SpectrumPanel:
     return SpectrumPanel()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def phase() -> PhasePanel:
     return PhasePanel()
 

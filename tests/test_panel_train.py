@@ -219,35 +219,41 @@ def test_run_in_a_loop_grows_the_plots_and_stop_ends_it(panel: TrainingPanel) ->
 
 
 def test_kernel_stays_responsive_during_a_run(panel: TrainingPanel) -> None:
-    """A coroutine that asks to wake every 5 ms plays the kernel's other work (Stop, the other
-    tabs, the browser's messages): it keeps being served while the run trains in slices (how
-    late it wakes is a time: benchmarks/bench_training.py measures it)."""
+    """A coroutine that asks to wake every 1 ms plays the kernel's other work (Stop, the other
+    tabs, the browser's messages): it is served in every pause between two slices of the run,
+    whatever a slice costs on this machine (its timer expires before the run's 2 ms pause does,
+    so the loop runs it first). How late it wakes is a time: benchmarks/bench_training.py
+    measures it."""
     _warm_torch_optim()
-    panel.controls["steps"].value = 5000
-    lateness: list[float] = []
+    panel.controls["steps"].value = 5000  # at least 13 slices: a slice at most doubles
+    seen: list[int] = []  # the slices done, each time the other work is served
 
-    async def scenario() -> None:
+    async def scenario() -> int:
         running = True
 
         async def watchdog() -> None:
             while running:
-                began = time.perf_counter()
-                await asyncio.sleep(0.005)
-                lateness.append(time.perf_counter() - began - 0.005)
+                await asyncio.sleep(0.001)
+                seen.append(panel.stats["chunks"])
 
         watcher = asyncio.get_running_loop().create_task(watchdog())
-        await asyncio.sleep(0.02)
         panel.start_button.click()
-        await asyncio.sleep(0.8)
+        deadline = time.perf_counter() + 60.0  # a bound on the wait, not an expected speed
+        while panel.stats["chunks"] < 20 and not panel.task.done():
+            assert time.perf_counter() < deadline, panel.stats
+            await asyncio.sleep(0.01)
         panel.stop_button.click()
         await panel.task
         running = False
         await watcher
+        return panel.stats["chunks"]
 
-    asyncio.run(scenario())
-    assert len(lateness) > 20  # the other work ran again and again during the run
-    assert panel.stats["chunks"] > 5
-    assert panel.histories[1].steps > 50  # it trained meanwhile
+    slices = asyncio.run(scenario())
+    assert slices >= 13
+    served = {count for count in seen if 1 <= count <= slices}
+    # served after every slice; the last pause may be the one in which Stop ends the run
+    assert len(served) >= slices - 1, (slices, sorted(served))
+    assert panel.histories[1].steps == panel.trainers[1].steps_done > 0  # it trained meanwhile
 
 
 def test_restart_while_running_drops_the_first_run(panel: TrainingPanel) -> None:

@@ -62,8 +62,10 @@ PRESETS: dict[str, dict[str, JSONValue]] = {
 def parse_gradient(text: str) -> list[np.ndarray]:
     """'16, 12, -8' -> one tensor; '100, 0; 0, 0.1' -> two. inf and nan are accepted as data, and
     the Unicode minus the readouts print ('16, 12, −8') is read as a minus."""
-    if not isinstance(text, str) or len(text) > MAX_TEXT:
+    if not isinstance(text, str):
         raise ValueError("gradient must be numbers separated by commas, tensors by ';'")
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"gradient may be up to {MAX_TEXT} characters long")
     tensors = []
     for part in text.split(";"):
         try:

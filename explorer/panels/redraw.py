@@ -70,6 +70,9 @@ class Redrawer:
         ]
 
 
-def _legend_labels(ax: Axes) -> tuple[str, ...]:
+def _legend_labels(ax: Axes) -> tuple[object, ...]:
+    """What the background holds of ``ax``'s legend: whether it is shown, and its entries."""
     legend = ax.get_legend()
-    return () if legend is None else tuple(t.get_text() for t in legend.get_texts())
+    if legend is None:
+        return ()
+    return (legend.get_visible(), *(t.get_text() for t in legend.get_texts()))
