@@ -248,3 +248,64 @@ def test_number_controls_and_selectors_hear_typed_text() -> None:
         if isinstance(control, NumberSlider):
             control.type_text("abc")
             assert "is not a number" in panel.status.value
+
+
+def test_a_full_state_keeps_its_clamps_and_refusals_in_the_status_line() -> None:
+    """A link carries every selector too: what was clamped or refused stays said after the
+    selection is shown."""
+    panel = ChainPanel()
+    panel.set_state({"depth": 5000, "init": "nope", "layer": 3})
+    status = panel.status.value
+    assert "depth L 5,000 is outside 1–1,000; using 1,000." in status
+    assert "is not one of" in status
+    assert "#9a6700" in status  # a warning, not ok
+    assert panel.state["layer"] == 3
+
+
+def test_selectors_wait_while_the_controls_are_over_budget() -> None:
+    panel = ChainPanel()
+    panel.set_state({"depth": 1000, "width": 256, "layer": 500})
+    assert panel.state["layer"] == 1  # not set: no result of that setting was shown
+    assert "is beyond this panel" in panel.status.value
+    panel.pointed.box.value = 7  # chosen on the result still shown: the warning stays
+    assert "is beyond this panel" in panel.status.value
+
+
+def test_a_linked_value_does_not_replace_a_refused_one() -> None:
+    """The mapping names the learning rate: refused, it is kept, not replaced by the scenario's
+    default (which only fills what the mapping does not name)."""
+    panel = TrainingPanel()
+    said = panel.set_state({"scenario": "adding", "lr": "abc"})
+    assert said == ["learning rate: 'abc' is not a number; kept 0.07."]
+    assert panel.state["lr"] == 0.07
+    assert panel.state["seq_len"] == 100  # the scenario's other defaults came with it
+
+
+def test_the_same_scenario_again_keeps_the_other_settings() -> None:
+    """As in the page, only a change of scenario loads its defaults."""
+    panel = TrainingPanel()
+    panel.set_state({"lr": 0.5, "clip_method": "norm"})
+    panel.set_state({"scenario": "regression", "steps": 50})
+    assert (panel.state["lr"], panel.state["clip_method"], panel.state["steps"]) == (
+        0.5,
+        "norm",
+        50,
+    )
+
+
+def test_a_number_too_large_for_a_float_is_refused() -> None:
+    panel = ChainPanel()
+    said = panel.set_state(json.loads('{"depth": 1' + "0" * 400 + "}"))
+    assert len(said) == 1
+    assert "too large" in said[0]
+    assert panel.state["depth"] == 20
+
+
+def test_an_update_mixing_a_box_trait_and_a_control_applies_both() -> None:
+    panel = ChainPanel()
+    panel._handle_msg(
+        {"content": {"data": {"method": "update", "state": {"box_style": "info", "depth": 7}}}}
+    )
+    assert panel.box_style == "info"
+    assert panel.state["depth"] == 7
+    assert "box_style" not in panel.status.value

@@ -103,6 +103,8 @@ class Panel(widgets.VBox, Generic[R]):
         self.status.add_class("ge-status")
         self._quiet = False
         self._pending: list[str] = []  # notes for the next refresh's status line
+        self._said: list[str] = []  # the notes the last shown result's status line said
+        self._stale = False  # the controls hold a setting the last refresh could not show
         self._tooltips: dict[str, str | None] = {}  # of the controls disabled with a reason
         # the browser says how wide the panel is; the figures follow (see fit_width)
         self.width_probe = WidthProbe()
@@ -159,19 +161,50 @@ class Panel(widgets.VBox, Generic[R]):
     def set_state(self, mapping: Mapping[str, object]) -> list[str]:
         """Take the values in ``mapping`` (any subset of ``state``): each is checked as a value
         from the browser is; refused ones are kept as they were, numbers are clamped to their
-        bounds, and the status line says both. One refresh follows. Returns the refusals (what
-        was clamped, and a budget exceeded, are said in the status line).
+        bounds, and the status line says both. One refresh follows (none for selectors alone).
+        Returns the refusals (what was clamped, and a budget exceeded, are said in the status
+        line). A choice that changes brings its ``linked_values``, unless the mapping names them.
 
         ipywidgets calls ``set_state`` too, with the box's own synced traits from the front end
-        (its ``keys``, which no control is named after): those are left to ipywidgets.
+        (its ``keys``, which no control is named after): those are handed to ipywidgets.
         """
-        if mapping and all(key in self.keys for key in mapping):
-            super().set_state(mapping)
+        traits = {key: value for key, value in mapping.items() if key in self.keys}
+        if traits:
+            super().set_state(traits)
+        settings = {key: value for key, value in mapping.items() if key not in self.keys}
+        if not settings:
             return []
-        notes: list[str] = []
+        inputs, chosen, notes = self._checked(settings)
+        said = list(notes)
+        for name, value in list(inputs.items()):
+            if value != self.controls[name].value:  # a change, as a choice in the page is
+                for linked, linked_value in self.linked_values(name, value).items():
+                    if linked not in settings:  # what the mapping names wins, refused or not
+                        inputs[linked] = linked_value
+        if inputs or not chosen:
+            with self._silenced():
+                for name, value in inputs.items():
+                    self.controls[name].value = value
+            self._pending.extend(notes)
+            self.sync_enabled()
+            if not self.refresh():  # the status says why; the selectors stay as they were
+                return said
+            notes = list(self._said)  # the refresh's notes, said again with the selection's
+        if chosen and self.result is not None:
+            with self._silenced():
+                for name, value in chosen.items():
+                    self.selectors[name].value = value
+            self._show_selection(notes)
+        return said
+
+    def _checked(
+        self, settings: Mapping[str, object]
+    ) -> tuple[dict[str, JSONValue], dict[str, JSONValue], list[str]]:
+        """``settings`` checked: the controls' values, the selectors' values, and the refusals."""
         inputs: dict[str, JSONValue] = {}
         chosen: dict[str, JSONValue] = {}
-        for name, raw in mapping.items():
+        notes: list[str] = []
+        for name, raw in settings.items():
             control = self.controls.get(name) or self.selectors.get(name)
             if control is None:
                 notes.append(f"There is no setting {name[:40]!r} here; ignored.")
@@ -182,27 +215,7 @@ class Panel(widgets.VBox, Generic[R]):
                 notes.append(f"{_label(control, name)}: {error}; kept {control.value!r}.")
                 continue
             (inputs if name in self.controls else chosen)[name] = value
-        said = list(notes)
-        for name, value in list(inputs.items()):
-            for linked, linked_value in self.linked_values(name, value).items():
-                inputs.setdefault(linked, linked_value)  # what the mapping says wins
-        if inputs or not chosen:
-            with self._silenced():
-                for name, value in inputs.items():
-                    self.controls[name].value = value
-            self._pending.extend(notes)
-            notes = []
-            self.sync_enabled()
-            shown = self.refresh()
-        else:
-            shown = self.result is not None
-        if chosen:
-            with self._silenced():
-                for name, value in chosen.items():
-                    self.selectors[name].value = value
-            if shown:  # else the status keeps the refresh's message; the next result clamps
-                self._show_selection(notes)
-        return said
+        return inputs, chosen, notes
 
     def refresh(self) -> bool:
         """Recompute from the controls and redraw; return whether a new result was shown."""
@@ -218,18 +231,22 @@ class Panel(widgets.VBox, Generic[R]):
             over = self.over_budget(params)
             if over is not None:
                 self.set_status(" ".join([*notes, over]), "warning")
+                self._stale = True
                 return False
             result = self.compute(params)
             self._fit_selectors(result, notes=None)
             self.show(result)
         except ValueError as error:  # the core's message names the argument and its range
             self.set_status(" ".join([*notes, str(error)]), "error")
+            self._stale = True
             return False
         except Exception as error:  # keep the panel usable whatever happened
             log.exception("refresh failed")
             self.set_status(f"Unexpected error: {type(error).__name__}: {error}", "error")
+            self._stale = True
             return False
         self.result = result
+        self._said, self._stale = notes, False
         self._say(notes, result)
         return True
 
@@ -282,6 +299,10 @@ class Panel(widgets.VBox, Generic[R]):
         except Exception as error:  # keep the panel usable whatever happened
             log.exception("showing a selection failed")
             self.set_status(f"Unexpected error: {type(error).__name__}: {error}", "error")
+            return
+        if self._stale:  # the status line says why the controls' setting is not shown
+            if notes:
+                self.warn(" ".join(notes))
             return
         # what was clamped, then what is shown now
         message = " ".join([*notes, self.ok_message(self.result)])

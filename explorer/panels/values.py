@@ -53,7 +53,10 @@ def _number(control: NumberSlider, raw: object) -> int | float:
     if isinstance(raw, str):
         value = parse_number(raw)
     elif isinstance(raw, int | float) and not isinstance(raw, bool):
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:  # a JSON integer beyond any float
+            raise ValueError(f"{str(raw)[:20]}… is too large a number") from None
         if not math.isfinite(value):
             raise ValueError(f"{raw!r} is not a finite number")
     else:
