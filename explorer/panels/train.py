@@ -319,8 +319,8 @@ class TrainingPanel(Panel[TrainingPlan]):
                 await asyncio.sleep(YIELD_SECONDS)
         except Exception as error:  # keep the panel usable whatever happened
             log.exception("training failed")
-            self.set_status(f"Training failed: {type(error).__name__}: {error}", "error")
             self._finish()
+            self.set_status(f"Training failed: {type(error).__name__}: {error}", "error")
 
     def _slices(self) -> Iterator[None]:
         """Train in slices of about CHUNK_SECONDS, repainting every DRAW_SECONDS; yields between
