@@ -495,8 +495,8 @@ def test_over_budget_start_does_not_train(panel: TrainingPanel) -> None:
     assert "is beyond" in panel.status.value
 
 
-def test_set_values_to_the_recurrent_scenario_enables_seq_len(panel: TrainingPanel) -> None:
-    """``set_values`` is the Python way to set several controls with one refresh; the sequence
+def test_set_state_to_the_recurrent_scenario_enables_seq_len(panel: TrainingPanel) -> None:
+    """``set_state`` is the Python way to set several controls with one refresh; the sequence
     length slider must be usable whenever the scenario is "adding", however it was chosen."""
     panel.set_state({"scenario": "adding", "seq_len": 20, "steps": 20})
     assert panel.controls["scenario"].value == "adding"

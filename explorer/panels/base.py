@@ -489,15 +489,6 @@ class Panel(widgets.VBox, Generic[R]):
         finally:
             self._quiet = was_quiet
 
-    @contextmanager
-    def hold(self) -> Iterator[None]:
-        """Change several controls with a single refresh at the end."""
-        with self._silenced() as was_quiet:
-            yield
-        if not was_quiet:
-            self.sync_enabled()
-            self.refresh()
-
 
 def _label(control: widgets.ValueWidget, name: str) -> str:
     return str(getattr(control, "description", "") or name)
