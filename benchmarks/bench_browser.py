@@ -1,7 +1,7 @@
 """Slider-to-repaint latency in a real browser, and kernel memory, for one panel of the app.
 
 Voila serves notebooks/explorer.ipynb (the repository's voila.py); headless Chromium opens it.
-Each press of ArrowRight on a panel's slider (by default the deep network's depth; --tab and
+Each press of an arrow key on a panel's slider (by default the deep network's depth; --tab and
 --slider choose another, e.g. --tab "Recurrent network" --slider "sequence T") is timed from
 just before the key press to the first time the page paints the figure canvas again
 (CanvasRenderingContext2D.drawImage on the visible ipympl canvas, hooked before the page
@@ -116,8 +116,16 @@ def main() -> None:
         handle = slider_of(page, args.slider)
         handle.focus()
         latencies = []
+        key = "ArrowRight"
         for press in range(PRESSES):
-            key = "ArrowRight" if press < PRESSES // 2 else "ArrowLeft"  # e.g. depth 20 -> 70 -> 20
+            if press == PRESSES // 2:
+                key = "ArrowLeft"  # e.g. depth 20 -> 70 -> 20
+            # at an end of the slider a press changes nothing and paints nothing: turn back
+            value, low, high = handle.evaluate("e => [+e.value, +e.min, +e.max]")
+            if value >= high:
+                key = "ArrowLeft"
+            elif value <= low:
+                key = "ArrowRight"
             t0 = page.evaluate("performance.now()")
             handle.press(key)
             page.wait_for_function(
