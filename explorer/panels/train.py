@@ -186,6 +186,7 @@ class TrainingPanel(Panel[TrainingPlan]):
         self.redrawer = Redrawer(self.figure, [*self.loss_view.artists, *self.norm_view.artists])
         self.layer_redrawer = Redrawer(self.layer_figure, self.layer_view.artists)
         self.last_step = 0  # the last recorded step: the step slider's bound, kept here
+        self.drawn_step: int | None = None  # the step the run's plots show (None: no cursor)
         self.step_slider = int_slider("inspect step", 0, Bounds(0, 0, integer=True))
         self.step_slider.disabled = True
         self.step_slider.tooltip = "a step of the last run: its losses and each tensor's norm"
@@ -252,8 +253,9 @@ class TrainingPanel(Panel[TrainingPlan]):
     def show(self, result: TrainingPlan) -> None:
         """The plan beside Start; the last run (if any) at the inspected step."""
         self.plan_line.value = f"<span style='color:#555'>{html.escape(result.summary)}</span>"
-        if self.histories[0] is not None and not self.running:
-            step = int(self.step_slider.value)
+        step = int(self.step_slider.value)
+        # the last run is redrawn only for another step: a setting moved changes nothing in it
+        if self.histories[0] is not None and not self.running and step != self.drawn_step:
             self._update_views(cursor=step)
             self.readout.value = _readout(*self._histories(), step=step)
 
@@ -413,6 +415,7 @@ class TrainingPanel(Panel[TrainingPlan]):
                 self.layer_redrawer.set_artists(self.layer_view.artists)
             self.layer_redrawer.redraw(full=new_bars)
         self.stats["draws"] += 1
+        self.drawn_step = cursor
 
 
 def _inspect_at(unclipped: TrainingHistory, clipped: TrainingHistory) -> int:
