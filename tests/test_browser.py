@@ -7,6 +7,7 @@ can be found.
 from __future__ import annotations
 
 import re
+import time
 import urllib.request
 
 import numpy as np
@@ -15,6 +16,7 @@ import torch
 
 from explorer.core import train
 from explorer.panels import CliffPanel
+from explorer.panels.figures import FIT_PADDING
 from tests.serving import (
     CANVAS_URL_JS,
     VISIBLE_CANVAS_JS,
@@ -133,13 +135,6 @@ def test_click_on_the_cliff_surface_moves_the_start(server: str, browser) -> Non
     canvas shows the whole figure, so the (w, b) expected there is matplotlib's own inverse
     transform of figure fraction (0.3, 0.5) on a cliff panel built here. Both runs start there:
     the start boxes and the readout change."""
-    reference = CliffPanel()
-    figure, axes = reference.figure, reference.surface_view.ax
-    figure.canvas.draw()  # the colorbar settles the surface axes' position
-    expected_w, expected_b = axes.transData.inverted().transform(
-        figure.transFigure.transform((0.3, 0.5))
-    )
-    w_per_pixel = np.ptp(axes.get_xlim()) / axes.get_window_extent().width
     page = open_app(browser, server)
     open_tab(page, "The cliff")
     wait_for_status(page, "Ran 1 unclipped")
@@ -147,11 +142,26 @@ def test_click_on_the_cliff_surface_moves_the_start(server: str, browser) -> Non
     before_readout = page.evaluate(CLIFF_READOUT_JS)
     start_w, start_b = box_of(page, "start w"), box_of(page, "start b")
     assert (start_w.input_value(), start_b.input_value()) == ("6", "-3")
-    box = page.evaluate(
+    rect = (
         f"(() => {{ const r = ({VISIBLE_CANVAS_JS}).getBoundingClientRect();"
         " return [r.x, r.y, r.width, r.height]; })()"
     )
+    box = page.evaluate(rect)
+    for _ in range(40):  # the figure is fitted to the page once the tab shows: wait till it is
+        time.sleep(0.5)
+        box, last = page.evaluate(rect), box
+        if box == last:
+            break
     x, y, width, height = box
+    # the reference figure fitted to the same width (a canvas as wide as its figure)
+    reference = CliffPanel()
+    reference.fit_width(width + FIT_PADDING)
+    figure, axes = reference.figure, reference.surface_view.ax
+    figure.canvas.draw()  # the colorbar settles the surface axes' position
+    expected_w, expected_b = axes.transData.inverted().transform(
+        figure.transFigure.transform((0.3, 0.5))
+    )
+    w_per_pixel = np.ptp(axes.get_xlim()) / axes.get_window_extent().width
     page.mouse.click(x + 0.3 * width, y + 0.5 * height)
     page.wait_for_function(
         f"(before) => ({CLIFF_READOUT_JS})() !== before", arg=before_readout, timeout=20_000
