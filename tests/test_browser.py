@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from explorer.core import train
-from explorer.panels import CliffPanel
+from explorer.panels import CliffPanel, TrainingPanel
 from explorer.panels.figures import FIT_PADDING
 from tests.serving import (
     CANVAS_URL_JS,
@@ -214,6 +214,14 @@ def test_training_lab_starts_grows_and_stops(server: str, browser) -> None:
     open_tab(page, "Training lab")
     wait_for_status(page, "press Start")
     type_into_slider(page, "steps", "5000")
+    reference = TrainingPanel()  # the plan beside Start is the core's, for the typed steps
+    reference.set_state({"steps": 5000})
+    assert reference.result is not None
+    page.wait_for_function(
+        "(text) => document.body.innerText.includes(text)",
+        arg=reference.result.summary,
+        timeout=20_000,
+    )
     page.locator("button:has-text('Start') >> visible=true").click()
     wait_for_status(page, "Training… step")
     first = page.evaluate(CANVAS_URL_JS)
