@@ -118,14 +118,22 @@ def test_jupyterlab_with_the_file_browser_cuts_no_figure(browser: Any, tmp_path:
         page.keyboard.press("Shift+Enter")
         page.wait_for_selector(".jp-OutputArea-output", timeout=60_000)
         page.wait_for_function(f"({DARK_PIXELS_JS})() > 2000", timeout=120_000, polling=200)
-        fitted = """() => {
+        boxes = """() => {
           const canvas = document.querySelector(FIGURES);
-          const output = canvas.closest('.jp-OutputArea-output').getBoundingClientRect();
-          const shown = canvas.closest('.jupyter-widgets').getBoundingClientRect();
-          const r = canvas.getBoundingClientRect();
-          return r.width > 0 && r.right <= output.right + 0.5 && r.right <= shown.right + 0.5;
+          const box = (e) => { const r = e.getBoundingClientRect();
+                               return {left: r.left, right: r.right, width: r.width}; };
+          return {canvas: box(canvas), pixels: canvas.width,
+                  output: box(canvas.closest('.jp-OutputArea-output')),
+                  shown: box(canvas.closest('.jupyter-widgets')),
+                  panel: box(document.querySelector('.ge-status').parentElement)};
         }""".replace("FIGURES", repr(FIGURE_CANVAS))
-        page.wait_for_function(fitted, timeout=60_000, polling=100)
+        fitted = f"""() => {{ const b = ({boxes})();
+          return b.canvas.width > 0 && b.canvas.right <= b.output.right + 0.5
+                 && b.canvas.right <= b.shown.right + 0.5; }}"""
+        try:
+            page.wait_for_function(fitted, timeout=60_000, polling=100)
+        except Exception as error:  # say where each box ended, so a failure elsewhere is readable
+            raise AssertionError(f"figure not fitted: {page.evaluate(boxes)}") from error
         status = page.locator(".ge-status >> visible=true").inner_text()
         assert "Computed 20 layers" in status
         page.close()
