@@ -22,6 +22,7 @@ from explorer.core import ClipResult, clip_gradients
 from explorer.panels.base import Panel, Params, make_figure
 from explorer.panels.controls import STYLE, THRESHOLD_BOUNDS, WIDE, dropdown, log_slider, toggles
 from explorer.panels.number import plain_number_text
+from explorer.panels.redraw import Redrawer
 from explorer.panels.values import MAX_TEXT, JSONValue
 from explorer.panels.written import readout_table
 from explorer.plots.clip import ClipGeometryView, TensorNormView
@@ -130,6 +131,8 @@ class ClipPanel(Panel[Clippings]):
                 "tensors": [TensorNormView(ax) for ax in bars],
             }
         self.mode = ""
+        self.redrawer = Redrawer(self.figure, [])
+        self.drawn_titles: tuple[str, ...] = ()
         c = self.controls
         self.lay_out(
             "<b>Clipping geometry</b>: norm clipping shrinks g onto the ball ‖g‖ = threshold"
@@ -158,8 +161,17 @@ class ClipPanel(Panel[Clippings]):
                 view.ax.set_visible(name == mode)
         for view, side in zip(self.views[mode], result.both, strict=True):
             view.update(side)
-        self.mode = mode
-        self.figure.canvas.draw_idle()
+        # blit the vectors while the background stays (same mode, titles, limits, legends); the
+        # tensor bars are rebuilt on each update, so that mode always draws in full
+        titles = tuple(view.ax.get_title() for view in self.views[mode])
+        full = mode != self.mode or mode == "tensors" or titles != self.drawn_titles
+        if mode != self.mode:
+            views = self.views[mode]
+            self.redrawer.set_artists(
+                [a for v in views if isinstance(v, ClipGeometryView) for a in v.artists]
+            )
+        self.mode, self.drawn_titles = mode, titles
+        self.redrawer.redraw(full=full)
         self.readout.value = _readout(result)
 
     def ok_message(self, result: Clippings) -> str:

@@ -75,6 +75,8 @@ class ClipGeometryView:
         self.clipped = self._line(color=VERMILLION, lw=2.5, marker="o", label="clipped")
         self.path = self._line(color=BLACK, lw=1, ls=":")
         self.handles = [self.original, self.clipped, self.ball, self.box]
+        # what a threshold or gradient change repaints (the rest is the blitted background)
+        self.artists = [self.ball, self.box, self.path, self.original, self.clipped]
         if dimensions == 2:
             ax.set_aspect("equal", adjustable="box")
             ax.axhline(0, color=GREY, lw=0.5)
@@ -118,6 +120,11 @@ class ClipGeometryView:
         finite = np.concatenate([before, after])
         finite = finite[np.isfinite(finite)]
         span = 1.15 * max(reach, float(np.abs(finite).max()) if finite.size else 0.0)
+        # the limits stay while they cover the drawing and it fills most of them, so most
+        # threshold moves repaint only the vectors (see explorer.panels.redraw)
+        shown = self.ax.get_xlim()[1]
+        if 0.8 * shown <= span <= shown:
+            span = shown
         for axis in "xyz"[: self.dimensions]:
             getattr(self.ax, f"set_{axis}lim")(-span, span)
         self.ax.set_title(f"{result.method} ({result.library_call})", fontsize=10)
