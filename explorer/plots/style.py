@@ -173,12 +173,15 @@ def nice_ceiling(value: float) -> float:
 
 
 def sticky_limits(
-    wanted: tuple[float, float], current: tuple[float, float] | None, fill: float = 0.4
+    wanted: tuple[float, float],
+    current: tuple[float, float] | None,
+    fill: float = 0.4,
+    headroom: float = 0.25,
 ) -> tuple[float, float]:
     """Axis limits that cover ``wanted`` and change as seldom as possible.
 
     The current limits are kept while they cover the wanted range and it fills at least ``fill``
-    (40 %) of them. Otherwise the wanted range gets a quarter of its span as headroom on each
+    (40 %) of them. Otherwise the wanted range gets ``headroom`` (a quarter) of its span on each
     side and is widened to a grid of about a fifth of its span. Unchanged limits let a panel
     redraw only its
     data (blitting) instead of every tick and label: see ``explorer.panels.redraw``.
@@ -189,8 +192,8 @@ def sticky_limits(
         covers = current_low <= low and high <= current_high
         if covers and (high - low) >= fill * (current_high - current_low):
             return current
-    headroom = 0.25 * (high - low)
-    low, high = low - headroom, high + headroom
+    room = headroom * (high - low)
+    low, high = low - room, high + room
     step = nice_ceiling((high - low) / 5)
     return (math.floor(low / step) * step, math.ceil(high / step) * step)
 
@@ -355,7 +358,9 @@ def limits_below_band(
     if current is not None:
         low, high = current
         data_part = (low, low + (high - low) * (1.0 - fraction))
-    kept = sticky_limits(wanted, data_part)
+    # half the span as headroom: a slider moving the data one way redraws in full half as often
+    # (a full draw costs about 80 ms, a blit 10-20 ms: docs/PERFORMANCE.md)
+    kept = sticky_limits(wanted, data_part, fill=0.25, headroom=0.5)
     if current is not None and kept is data_part:
         return current  # unchanged limits: the panel can blit
     low, high = kept
