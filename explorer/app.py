@@ -28,6 +28,7 @@ from explorer.panels import (
     TrainingPanel,
 )
 from explorer.panels.base import fill_tooltips
+from explorer.panels.faults import Heartbeat, keep_faults_in_kernel
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class App(widgets.VBox):
     """Gradient Explorer: the topic panels in tabs (``panel(key)`` gives one, built on demand)."""
 
     def __init__(self, panels: tuple[PanelClass, ...] = PANELS, **kwargs: Any) -> None:
+        keep_faults_in_kernel()  # a client's refused message is logged, never shown to it
         super().__init__(**kwargs)
         self.classes = {cls.key: cls for cls in panels}
         self.tab_keys = list(self.classes)
@@ -68,6 +70,8 @@ class App(widgets.VBox):
             children=list(self._slots.values()), titles=[cls.title for cls in panels]
         )
         self.tabs.observe(self._on_tab, names="selected_index")
+        # the page pings the kernel; unanswered, it says the connection was lost (faults.py)
+        self.heartbeat = Heartbeat()
         self.children = [
             widgets.HTML(
                 "<h2 style='margin:4px 0'>Gradient Explorer</h2>"
@@ -75,6 +79,7 @@ class App(widgets.VBox):
                 " Move a control: the network is recomputed with torch.</div>"
             ),
             self.tabs,
+            self.heartbeat,
         ]
         self.panel(self.tab_keys[0])
         fill_tooltips(self)

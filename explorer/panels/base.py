@@ -42,7 +42,7 @@ from explorer.panels.controls import CUSTOM, NO_PRESET, preset_menu
 from explorer.panels.figures import fit_figures, fitted, make_figure
 from explorer.panels.number import NumberSlider, WidthProbe
 from explorer.panels.values import JSONValue, accepted, is_choice, options_of
-from explorer.plots.style import STATUS_COLOURS
+from explorer.plots.style import STATUS_COLOURS, format_number
 
 __all__ = ["Bounds", "Cost", "Panel", "make_figure"]
 
@@ -117,6 +117,7 @@ class Panel(widgets.VBox, Generic[R]):
         for control in [*self.controls.values(), *self.selectors.values()]:
             if isinstance(control, NumberSlider):  # typed text refused: say so, change nothing
                 self.listen_to(control)
+                control.observe(self._on_range_change, names=["min", "max"])
 
     # -- what a topic panel fills in --------------------------------------------------------
     def compute(self, params: Params) -> R:
@@ -320,12 +321,58 @@ class Panel(widgets.VBox, Generic[R]):
             return
         name = next(n for n, c in self.controls.items() if c is change["owner"])
         control = self.controls[name]
-        if not is_choice(control) or change["new"] in options_of(control):
-            with self._silenced():
-                for linked, value in self.linked_values(name, change["new"]).items():
-                    self.controls[linked].value = value
+        if is_choice(control) and change["new"] not in options_of(control):
+            self._refuse_choice(name, control, change["old"], change["new"])
+            return
+        with self._silenced():
+            for linked, value in self.linked_values(name, change["new"]).items():
+                self.controls[linked].value = value
         self.sync_enabled()
         self.refresh()
+
+    def _refuse_choice(self, name: str, control: widgets.ValueWidget, old: Any, new: Any) -> None:
+        """A choice that is no option (a client can send a null or forged index): the old
+        choice is put back, the status line says so, and nothing is computed."""
+        kept = old if old in options_of(control) else self.defaults[name]
+        with self._silenced():
+            control.value = kept
+        self.warn(f"{_label(control, name)}: {new!r:.40} is not an option; kept {kept!r}.")
+
+    def _on_range_change(self, change: dict[str, Any]) -> None:
+        """A number control's ``min`` or ``max`` set from outside the panel (a client can set
+        any synced trait): its bounds are put back at once, and the status line says so."""
+        if self._quiet:
+            return
+        control = change["owner"]
+        found = self._bounds_of(control)
+        if found is None or not _tampered(control, found[1]):
+            return
+        name, bounds = found
+        self._put_range_back(control, bounds)  # a value sent with it is clamped by its observer
+        self.warn(
+            f"{_label(control, name)} keeps its range {format_number(bounds.low)} to"
+            f" {format_number(bounds.high)}; the change from the page was put back."
+        )
+
+    def _bounds_of(self, control: widgets.ValueWidget) -> tuple[str, Bounds] | None:
+        """The name and bounds of a bounded control or of a selector (whose bounds come from
+        the result shown; None before there is one)."""
+        for name, candidate in self.controls.items():
+            if candidate is control and name in self.bounds:
+                return name, self.bounds[name]
+        if self.result is not None:
+            for name, bounds in self.selector_bounds(self.result).items():
+                if self.selectors[name] is control:
+                    return name, bounds
+        return None
+
+    def _put_range_back(self, control: widgets.ValueWidget, bounds: Bounds) -> None:
+        """Set ``control``'s ``min``/``max`` to ``bounds``, silently."""
+        with self._silenced():
+            # widen first, so neither assignment is refused for crossing the other bound
+            control.min = min(control.min, bounds.low)
+            control.max = max(control.max, bounds.high)
+            control.min, control.max = bounds.low, bounds.high
 
     def sync_enabled(self) -> None:
         """Disable the controls that do not apply now, their tooltips saying why."""
@@ -357,17 +404,10 @@ class Panel(widgets.VBox, Generic[R]):
         clamped value is noted in ``notes`` for the status line (None: clamped silently)."""
         value = control.value
         clamped = bounds.clamp(value, default)
-        tampered = not all(
-            math.isclose(shown, wanted, rel_tol=1e-9, abs_tol=1e-12)
-            for shown, wanted in ((control.min, bounds.low), (control.max, bounds.high))
-        )
-        if clamped == value and not tampered:
+        if clamped == value and not _tampered(control, bounds):
             return value
         with self._silenced():
-            # widen first, so neither assignment is refused for crossing the other bound
-            control.min = min(control.min, bounds.low)
-            control.max = max(control.max, bounds.high)
-            control.min, control.max = bounds.low, bounds.high
+            self._put_range_back(control, bounds)
             control.value = clamped
         if clamped != value and notes is not None:
             notes.append(
@@ -488,6 +528,14 @@ class Panel(widgets.VBox, Generic[R]):
             yield was_quiet
         finally:
             self._quiet = was_quiet
+
+
+def _tampered(control: widgets.ValueWidget, bounds: Bounds) -> bool:
+    """Whether ``control``'s own ``min``/``max`` differ from ``bounds`` (a client set them)."""
+    return not all(
+        math.isclose(shown, wanted, rel_tol=1e-9, abs_tol=1e-12)
+        for shown, wanted in ((control.min, bounds.low), (control.max, bounds.high))
+    )
 
 
 def _label(control: widgets.ValueWidget, name: str) -> str:
