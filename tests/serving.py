@@ -6,7 +6,9 @@ browser download does not work on this kind of machine.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -14,9 +16,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
+
+import psutil
+from jupyter_core.paths import jupyter_runtime_dir
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = [
@@ -66,11 +75,20 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _serve(command: list[str], cwd: Path, port: int, name: str) -> Iterator[None]:
+def _serve(
+    command: list[str],
+    cwd: Path,
+    port: int,
+    name: str,
+    env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+) -> Iterator[None]:
     """Run a server ``command`` in its own process group until it listens on ``port``; stop it
-    (and the kernels it started) afterwards."""
-    env = {**os.environ, "EXPLORER_PORT": str(port)}
-    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed below) a pipe could stall the server
+    (and the kernels it started) afterwards. ``env`` adds to the environment; ``log_path``, if
+    given, receives the server's output (else a temporary file does)."""
+    env = {**os.environ, **(env or {}), "EXPLORER_PORT": str(port)}
+    # a file, not a pipe: a pipe nobody reads could stall the server; closed below
+    log = open(log_path, "w+b") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
     process = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -106,12 +124,62 @@ def _serve(command: list[str], cwd: Path, port: int, name: str) -> Iterator[None
 
 
 @contextmanager
-def voila_server(extra_args: tuple[str, ...] = ()) -> Iterator[str]:
-    """Serve notebooks/explorer.ipynb with the repository's voila.py; yield the page's URL."""
+def voila_server(
+    extra_args: tuple[str, ...] = (),
+    *,
+    env: dict[str, str] | None = None,
+    notebook: str = "notebooks/explorer.ipynb",
+    log_path: Path | None = None,
+) -> Iterator[str]:
+    """Serve ``notebook`` (a path from the repository root) as `make serve` does: the
+    ``explorer-serve`` command next to the test interpreter, with the repository's voila.py.
+    ``env`` adds EXPLORER_* settings; ``log_path`` keeps the server's log. Yield the page's URL."""
     port = _free_port()
-    voila = Path(sys.executable).with_name("voila")
-    with _serve([str(voila), "notebooks/explorer.ipynb", *extra_args], REPO, port, "voila"):
+    command = [str(Path(sys.executable).with_name("explorer-serve")), notebook, *extra_args]
+    with _serve(command, REPO, port, "voila", env=env, log_path=log_path):
         yield f"http://127.0.0.1:{port}/"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP answer, error statuses included."""
+
+    status: int
+    headers: Message
+    body: str
+
+
+def fetch(url: str, timeout: float = 120) -> Reply:
+    """GET ``url``; an HTTP error status is an answer too, not an exception."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            return Reply(answer.status, answer.headers, answer.read().decode())
+    except urllib.error.HTTPError as error:
+        with error:
+            return Reply(error.code, error.headers, error.read().decode())
+
+
+def kernel_id_of(html: str) -> str:
+    """The kernel id Voila writes into the page it serves."""
+    found = re.search(r'"kernelId": "([0-9a-f-]{36})"', html)
+    assert found, "the served page names its kernel"
+    return found.group(1)
+
+
+def kernel_alive(url: str, kernel_id: str) -> bool:
+    """Whether the server still has the kernel (``GET /api/kernels/<id>``: 200, or 404)."""
+    status = fetch(f"{url}api/kernels/{kernel_id}", timeout=30).status
+    assert status in (200, 404), status
+    return status == 200
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
+    """Poll ``condition`` until it holds; fail saying ``what`` did not happen."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        time.sleep(0.5)
 
 
 @contextmanager
@@ -201,3 +269,24 @@ def open_app(browser, url: str, timeout_ms: int = 90_000):
     page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
     page.wait_for_function(f"({DARK_PIXELS_JS})() > 2000", timeout=timeout_ms, polling=100)
     return page
+
+
+def kernel_process(kernel_id: str) -> psutil.Process:
+    """The process of kernel ``kernel_id``: the one listening on the shell port of its connection
+    file. Voilà writes connection files to a temporary folder of its own (voila_*), other servers
+    to Jupyter's runtime folder; a kernel forked from the template (explorer/serving/fork.py)
+    does not name the file in its command line, so the port is what finds it."""
+    name = f"kernel-{kernel_id}.json"
+    files = [
+        *Path(tempfile.gettempdir()).glob(f"voila_*/{name}"),
+        *Path(jupyter_runtime_dir()).glob(name),
+    ]
+    if len(files) != 1:
+        raise LookupError(f"expected one connection file {name}, found {files}")
+    port = json.loads(files[0].read_text())["shell_port"]
+    for process in psutil.process_iter():
+        with suppress(psutil.Error):
+            for connection in process.net_connections("tcp"):
+                if connection.laddr.port == port and connection.status == psutil.CONN_LISTEN:
+                    return process
+    raise LookupError(f"no process listens on kernel {kernel_id}'s shell port {port}")
