@@ -29,6 +29,7 @@ from tests.serving import (
     CHROMIUM_ARGS,
     VISIBLE_STATUS_JS,
     chromium_path,
+    kernel_process,
     open_app,
     open_tab,
     slider_of,
@@ -55,20 +56,8 @@ PRESSES = 100
 
 
 def kernel_rss_mib(kernel_id: str) -> float:
-    """Resident memory of the kernel process started for ``kernel_id``."""
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-            if kernel_id.encode() not in cmdline:
-                continue
-            for line in (proc / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            continue
-    raise RuntimeError(f"no process found for kernel {kernel_id}")
+    """Resident memory of the kernel process of ``kernel_id``."""
+    return kernel_process(kernel_id).memory_info().rss / 2**20
 
 
 TRAINING_STATUS_JS = """() => ([...document.querySelectorAll('[role=status]')]
