@@ -10,6 +10,7 @@ loads). The next press waits until that paint is done. Kernel memory (VmRSS of t
 kernel, found by the kernel id in the page) is read after the notebook ran and after 100
 changes. Prints JSON.
 Run: .venv/bin/python benchmarks/bench_browser.py [--tab TITLE --slider LABEL] [--during-training]
+     .venv/bin/python benchmarks/bench_browser.py --after-training --slider "inspect step"
 """
 
 from __future__ import annotations
@@ -75,6 +76,14 @@ def _start_long_training(page) -> None:
     page.wait_for_function(f"({TRAINING_STATUS_JS})().includes('Training… step')", timeout=20_000)
 
 
+def _train_to_the_end(page) -> None:
+    """Open the Training lab, press Start with its defaults, wait until the run is done (the
+    inspect-step slider then spans the recorded steps)."""
+    open_tab(page, "Training lab")
+    page.locator("button:has-text('Start') >> visible=true").click()
+    page.wait_for_function(f"({TRAINING_STATUS_JS})().includes('Done')", timeout=120_000)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tab", default=None, help="the App tab to open first")
@@ -84,6 +93,12 @@ def main() -> None:
         action="store_true",
         help="start a long run in the Training lab first (the recurrent scenario, 3000 steps)"
         " and press the slider while it trains",
+    )
+    parser.add_argument(
+        "--after-training",
+        action="store_true",
+        help="train the Training lab's default pair to the end first, then press the slider"
+        " (for --slider 'inspect step')",
     )
     args = parser.parse_args()
     executable = chromium_path()
@@ -102,7 +117,9 @@ def main() -> None:
         time.sleep(1.0)
         rss_after_run = kernel_rss_mib(kernel_id)
 
-        if args.during_training:
+        if args.after_training:
+            _train_to_the_end(page)
+        elif args.during_training:
             _start_long_training(page)
             open_tab(page, args.tab or "Deep network")
         elif args.tab:

@@ -102,8 +102,10 @@ class CliffSurfaceView:
         if thrown is not None:
             last = unclipped.trajectories[:, -1][thrown]
             ends = _clamp_to_view(last, self.ax)
+        # the key always lists "thrown off", marks or not: a legend that changes costs a full
+        # draw (about 115 ms here, against 30 for a blit), and a learning-rate sweep crosses
+        # from thrown to kept and back many times
         self.ends.set_data(ends[:, 0], ends[:, 1])
-        self.ends.set_visible(bool(len(ends)))
         handles = (
             [self.unclipped, self.clipped] if not fan else [self.fan_unclipped, self.fan_clipped]
         )

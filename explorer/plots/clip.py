@@ -75,6 +75,7 @@ class ClipGeometryView:
         self.clipped = self._line(color=VERMILLION, lw=2.5, marker="o", label="clipped")
         self.path = self._line(color=BLACK, lw=1, ls=":")
         self.handles = [self.original, self.clipped, self.ball, self.box]
+        self.drawn = False  # the first update fits the drawing exactly
         # what a threshold or gradient change repaints (the rest is the blitted background)
         self.artists = [self.ball, self.box, self.path, self.original, self.clipped]
         if dimensions == 2:
@@ -125,6 +126,9 @@ class ClipGeometryView:
         shown = self.ax.get_xlim()[1]
         if 0.8 * shown <= span <= shown:
             span = shown
+        elif self.drawn and shown < span < 1.25 * shown:
+            span = 1.25 * span  # growing step by step: room for the next steps
+        self.drawn = True
         for axis in "xyz"[: self.dimensions]:
             getattr(self.ax, f"set_{axis}lim")(-span, span)
         self.ax.set_title(f"{result.method} ({result.library_call})", fontsize=10)
