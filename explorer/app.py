@@ -81,7 +81,11 @@ class App(widgets.VBox):
             self.tabs,
             self.heartbeat,
         ]
-        self.panel(self.tab_keys[0])
+        first = self.panel(self.tab_keys[0])
+        # drawn now, while the notebook runs: a preheated kernel then has the first figure's
+        # pixels ready when its page asks (PanelCanvas.handle_draw sends them again)
+        for figure in first.figures():
+            figure.canvas.draw()
         fill_tooltips(self)
 
     def panel(self, key: str) -> Panel[Any]:
