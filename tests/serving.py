@@ -141,6 +141,25 @@ def voila_server(
 
 
 @dataclass(frozen=True)
+class Served:
+    """A running ``explorer-serve``: its page's URL and its log file."""
+
+    url: str
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def served_with_log(folder: Path, env: dict[str, str]) -> Iterator[Served]:
+    """``voila_server`` with ``env``, its log kept in ``folder``/server.log."""
+    log = folder / "server.log"
+    with voila_server(env=env, log_path=log) as url:
+        yield Served(url, log)
+
+
+@dataclass(frozen=True)
 class Reply:
     """An HTTP answer, error statuses included."""
 

@@ -8,16 +8,17 @@ asked whether the page's kernel still exists (``GET /api/kernels/<id>``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.serving import (
     DARK_PIXELS_JS,
+    Served,
     kernel_alive,
     kernel_id_of,
     open_app,
+    served_with_log,
     voila_server,
     wait_for,
 )
@@ -28,21 +29,13 @@ pytestmark = pytest.mark.browser
 GRACE_S = 10
 
 
-@dataclass(frozen=True)
-class Served:
-    url: str
-    log: Path
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    log = tmp_path_factory.mktemp("browser") / "server.log"
-    env = {"EXPLORER_PREHEAT": "0", "EXPLORER_DISCONNECT_GRACE": str(GRACE_S)}
-    with voila_server(env=env, log_path=log) as url:
-        yield Served(url, log)
+    with served_with_log(
+        tmp_path_factory.mktemp("browser"),
+        {"EXPLORER_PREHEAT": "0", "EXPLORER_DISCONNECT_GRACE": str(GRACE_S)},
+    ) as server:
+        yield server
 
 
 def test_leaving_the_page_shuts_its_kernel_down_by_the_pages_request(

@@ -15,8 +15,6 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +29,7 @@ from jupyter_server.services.kernels.connection.base import (
 )
 
 from explorer.serving.frames import CLOSE_MALFORMED, V1_PROTOCOL, frame_problem, outgoing_type
-from tests.serving import fetch, kernel_id_of, voila_server
+from tests.serving import Served, fetch, kernel_id_of, served_with_log
 
 # The attack freezes the server for good, so any delay tells; a generous one keeps a loaded
 # machine from failing the check.
@@ -126,20 +124,10 @@ def test_outgoing_messages_are_read_without_trusting_their_counts() -> None:
 # -- against a real server ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Served:
-    url: str
-    log: Path
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    log = tmp_path_factory.mktemp("frames") / "server.log"
-    with voila_server(env={"EXPLORER_PREHEAT": "0"}, log_path=log) as url:
-        yield Served(url, log)
+    with served_with_log(tmp_path_factory.mktemp("frames"), {"EXPLORER_PREHEAT": "0"}) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import websocket  # websocket-client
@@ -22,31 +20,21 @@ from jupyter_server.services.kernels.connection.base import (
 )
 
 from explorer.serving.frames import V1_PROTOCOL
-from tests.serving import fetch, kernel_alive, kernel_id_of, voila_server, wait_for
+from tests.serving import Served, fetch, kernel_alive, kernel_id_of, served_with_log, wait_for
 
 GRACE_S = 3
 UNCONNECTED_S = 8
 
 
-@dataclass(frozen=True)
-class Served:
-    url: str
-    log: Path
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    log = tmp_path_factory.mktemp("lifetimes") / "server.log"
     env = {
         "EXPLORER_PREHEAT": "0",
         "EXPLORER_DISCONNECT_GRACE": str(GRACE_S),
         "EXPLORER_UNCONNECTED": str(UNCONNECTED_S),
     }
-    with voila_server(env=env, log_path=log) as url:
-        yield Served(url, log)
+    with served_with_log(tmp_path_factory.mktemp("lifetimes"), env) as server:
+        yield server
 
 
 def connect_and_talk(url: str, kernel_id: str) -> websocket.WebSocket:
