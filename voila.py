@@ -7,6 +7,7 @@ docs/SERVING.md explains each one.
 """
 
 import os
+import sys
 
 from explorer.serving.settings import connect_address, from_environment
 
@@ -69,5 +70,6 @@ for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 # Kernels are forked from a template process that has imported torch, matplotlib and the app
 # once (explorer/serving/fork.py): a kernel is ready in about 0.4 s of CPU instead of 2 s.
 # EXPLORER_FORK=0 starts each kernel as a new Python process instead.
-if os.environ.get("EXPLORER_FORK", "1") != "0":
+# Linux only: a forked kernel's liveness is read from /proc.
+if os.environ.get("EXPLORER_FORK", "1") != "0" and sys.platform == "linux":
     c.KernelProvisionerFactory.default_provisioner_name = "explorer-fork"

@@ -157,3 +157,52 @@ def test_a_forked_kernel_ends_when_its_template_ends() -> None:
             assert not _alive(pid)
 
     asyncio.run(check())
+
+
+def _ppid(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
+def test_kernels_started_together_are_all_forked() -> None:
+    """A class arriving at once: concurrent starts queue for the template, none falls back to a
+    two-second start as a new process."""
+
+    async def check() -> None:
+        managers = [AsyncKernelManager(kernel_name="python3") for _ in range(4)]
+        for manager in managers:
+            manager.kernel_spec.metadata["kernel_provisioner"] = {
+                "provisioner_name": "explorer-fork"
+            }
+        try:
+            await asyncio.gather(*(m.start_kernel(env=dict(os.environ)) for m in managers))
+            assert TEMPLATE.process is not None
+            assert {_ppid(m.provisioner.pid) for m in managers} == {TEMPLATE.process.pid}
+        finally:
+            for manager in managers:
+                await manager.shutdown_kernel(now=True)
+                manager.context.destroy(linger=0)
+
+    asyncio.run(check())
+
+
+def test_a_client_that_leaves_before_the_answer_does_not_end_the_template() -> None:
+    """The template outlives any one request (every kernel it forked ends with it)."""
+
+    async def check() -> None:
+        async with _kernel() as (_, client):  # the template runs
+            await _run(client, PROBE)
+        assert TEMPLATE.process is not None
+        template = TEMPLATE.process.pid
+        for request in (b'{"args": ["-f", "/nonexistent/k.json"], "env": {}, "cwd": "/"}\n', b"{"):
+            _, writer = await asyncio.open_unix_connection(str(TEMPLATE.socket))
+            writer.write(request)
+            await writer.drain()
+            writer.close()  # gone before the answer
+        await asyncio.sleep(1.0)
+        assert TEMPLATE.process.poll() is None
+        async with _kernel() as (_, client):  # and it still forks kernels
+            seen = await _run(client, PROBE)
+            assert seen["ppid"] == template
+
+    asyncio.run(check())

@@ -42,6 +42,9 @@ class Redrawer:
         """Show the artists' current data; return "blit" or "full". ``full`` asks for a full
         draw whatever the limits (a change to what is not among the artists, e.g. an image)."""
         if full or self._background is None or self._limits() != self._drawn_limits:
+            # animated artists do not make the figure stale; the draw the page then asks for
+            # must not be answered with the old pixels (PanelCanvas.handle_draw)
+            self.figure.stale = True
             self.canvas.draw_idle()
             self.full_draws += 1
             return "full"

@@ -17,9 +17,11 @@ pyproject.toml).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,6 +38,7 @@ __all__ = ["ForkProvisioner", "ForkedKernel", "KernelTemplate"]
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 60.0  # the template imports torch and the app once: about 2 s on one core
+ANSWER_TIMEOUT_S = 30.0  # a fork takes milliseconds; a loaded machine may take much longer
 LAUNCHER = ["-m", "ipykernel_launcher"]
 
 
@@ -47,10 +50,16 @@ class KernelTemplate:
     """The template process (started on first use, restarted if it ended) and its socket."""
 
     def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="explorer-template-"))  # mode 0700
-        self.socket = self.folder / "fork.sock"
+        self.folder: Path | None = None  # made on first start, removed when the server exits
         self.process: subprocess.Popen[bytes] | None = None
-        self._starting: asyncio.Lock | None = None
+        self._lock: asyncio.Lock | None = None
+
+    @property
+    def socket(self) -> Path:
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="explorer-template-"))  # mode 0700
+            atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
+        return self.folder / "fork.sock"
 
     def start(self) -> None:
         """Start the template now (it warms up in the background), unless it runs already."""
@@ -60,6 +69,7 @@ class KernelTemplate:
         self.process = subprocess.Popen(  # the server's environment: one thread per kernel
             [sys.executable, "-m", "explorer.serving.zygote", str(self.socket)],
             stdin=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C meant for the server is not the template's
         )
         log.info("kernel template started (pid %d)", self.process.pid)
 
@@ -67,32 +77,41 @@ class KernelTemplate:
         """Fork a kernel that runs ``cmd``; return its pid."""
         if len(cmd) < 3 or cmd[1:3] != LAUNCHER or not _same_python(cmd[0]):
             raise TemplateUnavailable(f"not this Python's ipykernel_launcher: {cmd[:3]}")
-        await self._ready()
-        request = {"args": cmd[3:], "env": dict(env), "cwd": str(cwd)}
-        reader, writer = await asyncio.open_unix_connection(str(self.socket))
-        try:
-            writer.write(json.dumps(request).encode() + b"\n")
-            await writer.drain()
-            answer = json.loads(await asyncio.wait_for(reader.readline(), 10.0))
-        finally:
-            writer.close()
-        if not isinstance(answer, dict) or not isinstance(answer.get("pid"), int):
-            raise TemplateUnavailable(f"the template refused: {answer!r}")
-        return int(answer["pid"])
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # one request at a time: the template forks one at a time
+            await self._ready()
+            request = {"args": cmd[3:], "env": dict(env), "cwd": str(cwd)}
+            try:
+                reader, writer = await asyncio.open_unix_connection(str(self.socket))
+            except OSError as error:
+                raise TemplateUnavailable(f"cannot reach the template: {error}") from error
+            try:
+                writer.write(json.dumps(request).encode() + b"\n")
+                await writer.drain()
+                # sent: from here on the template may have forked the kernel, so a failure is
+                # the kernel's start failing, never a second kernel on the same connection file
+                line = await asyncio.wait_for(reader.readline(), ANSWER_TIMEOUT_S)
+            finally:
+                writer.close()
+        answer = json.loads(line) if line else None
+        if isinstance(answer, dict) and isinstance(answer.get("pid"), int):
+            return int(answer["pid"])
+        if isinstance(answer, dict) and "error" in answer:  # it forked nothing
+            raise TemplateUnavailable(f"the template refused: {answer['error']}")
+        raise RuntimeError(f"the kernel template gave no answer: {line!r}")
 
     async def _ready(self) -> None:
-        """Wait until the template listens (started now if it is not running)."""
-        if self._starting is None:
-            self._starting = asyncio.Lock()
-        async with self._starting:
-            self.start()
-            deadline = asyncio.get_running_loop().time() + READY_TIMEOUT_S
-            while not self.socket.exists():
-                if self.process is None or self.process.poll() is not None:
-                    raise TemplateUnavailable("the kernel template exited while warming up")
-                if asyncio.get_running_loop().time() > deadline:
-                    raise TemplateUnavailable("the kernel template is not ready after 60 s")
-                await asyncio.sleep(0.05)
+        """Wait until the template listens, started now if it is not running (the caller holds
+        the lock: one start at a time)."""
+        self.start()
+        deadline = asyncio.get_running_loop().time() + READY_TIMEOUT_S
+        while not self.socket.exists():
+            if self.process is None or self.process.poll() is not None:
+                raise TemplateUnavailable("the kernel template exited while warming up")
+            if asyncio.get_running_loop().time() > deadline:
+                raise TemplateUnavailable("the kernel template is not ready after 60 s")
+            await asyncio.sleep(0.05)
 
 
 def _same_python(executable: str) -> bool:
@@ -152,7 +171,7 @@ class ForkProvisioner(LocalProvisioner):
         cwd = str(kwargs.get("cwd") or Path.cwd())
         try:
             pid = await TEMPLATE.fork(cmd, env, cwd)
-        except (TemplateUnavailable, OSError, ValueError, asyncio.TimeoutError) as why:
+        except TemplateUnavailable as why:  # nothing was forked: start it the usual way
             log.warning("kernel started without the template: %s", why)
             return await super().launch_kernel(cmd, **kwargs)
         self.process = ForkedKernel(pid)  # type: ignore[assignment]  # Popen's part it uses

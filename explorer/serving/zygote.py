@@ -16,6 +16,8 @@ parent, the server, goes away; each kernel it forked exits when the template goe
 
 from __future__ import annotations
 
+import atexit
+import importlib
 import json
 import os
 import random
@@ -30,6 +32,22 @@ __all__ = ["main"]
 
 ACCEPT_TIMEOUT_S = 1.0  # how often the template looks whether its parent still runs
 MAX_REQUEST = 1 << 20  # bytes: a request is a command line and an environment
+# modules IPKernelApp.initialize imports (pdb alone takes 0.1 s); debugpy, which its debugger
+# imports, is left out: it patches threading when imported
+WARM_MODULES = (
+    "IPython.core.completerlib",
+    "IPython.core.debugger",
+    "IPython.core.oinspect",
+    "IPython.extensions.storemagic",
+    "bdb",
+    "cmd",
+    "code",
+    "faulthandler",
+    "mimetypes",
+    "pdb",
+    "pydoc",
+    "sqlite3",
+)
 
 
 def warm_up() -> None:
@@ -43,6 +61,9 @@ def warm_up() -> None:
     """
     import ipykernel.ipkernel
     import ipykernel.kernelapp  # noqa: F401
+
+    for name in WARM_MODULES:  # what starting ipykernel imports (its debugger's excepted)
+        importlib.import_module(name)
     import matplotlib.figure
     import torch  # noqa: F401
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -76,7 +97,7 @@ def main(argv: Sequence[str]) -> int:
     signal.signal(signal.SIGCHLD, _reap)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
         server.bind(argv[0])
-        server.listen(16)
+        server.listen(128)  # a class arriving at once: requests queue, one fork at a time
         server.settimeout(ACCEPT_TIMEOUT_S)
         while os.getppid() == parent:
             try:
@@ -89,17 +110,34 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _answer(server: socket.socket, connection: socket.socket) -> None:
+    """Fork one kernel for the request on ``connection``. Nothing a client does (a malformed
+    request, leaving before the answer) or a failed fork ends the template: every kernel it
+    forked ends with it."""
     connection.settimeout(5.0)
     try:
         request = json.loads(_read_line(connection))
         args, env, cwd = _checked(request)
     except (OSError, ValueError) as error:
-        connection.sendall(json.dumps({"error": str(error)}).encode() + b"\n")
+        _reply(connection, {"error": str(error)})
         return
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError as error:  # no memory or process left: this kernel starts the usual way
+        _reply(connection, {"error": f"fork failed: {error}"})
+        return
     if pid == 0:  # the kernel
         _become_kernel(args, env, cwd, (server, connection))
-    connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+    if not _reply(connection, {"pid": pid}):  # nobody will manage this kernel: end it
+        os.kill(pid, signal.SIGKILL)
+
+
+def _reply(connection: socket.socket, answer: dict[str, object]) -> bool:
+    """Send ``answer``; False when the client has gone."""
+    try:
+        connection.sendall(json.dumps(answer).encode() + b"\n")
+    except OSError:
+        return False
+    return True
 
 
 def _read_line(connection: socket.socket) -> bytes:
@@ -142,6 +180,7 @@ def _become_kernel(
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()  # its own process group: the server signals the kernel, not the template
         os.chdir(cwd)
+        sys.path[0] = cwd  # what `python -m ipykernel_launcher` started in ``cwd`` would have
         os.environ.clear()
         os.environ.update(env)
         os.environ["JPY_PARENT_PID"] = str(os.getppid())  # exit with the template
@@ -160,6 +199,7 @@ def _become_kernel(
     except BaseException:  # a kernel that cannot start says why on the server's log
         traceback.print_exc()
     finally:
+        atexit._run_exitfuncs()  # as a process that returns from main would (IPython's history)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
