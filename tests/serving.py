@@ -111,16 +111,22 @@ def _serve(
         # as an unraisable ResourceWarning in whichever test runs next), and a server that
         # exited by itself keeps its own error (killpg would raise ProcessLookupError over it)
         try:
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)  # the server and the kernels it started
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_group(process, timeout_s=15)  # the server and the kernels it started
         finally:
             log.close()
+
+
+def stop_group(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Stop ``process``'s process group: SIGTERM, then SIGKILL after ``timeout_s``. A process
+    that exited by itself keeps its own status (killpg would raise ProcessLookupError)."""
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 @contextmanager

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving import DARK_PIXELS_JS, VIEWPORT, slider_of, wait_for_status
+from tests.serving import DARK_PIXELS_JS, VIEWPORT, slider_of, stop_group, wait_for_status
 
 pytestmark = pytest.mark.browser
 
@@ -164,14 +164,7 @@ def _stop(process: subprocess.Popen[bytes], api_url: str) -> None:
     against its start time."""
     tree = {pid: _start_time(pid) for pid in _descendants(process.pid)}
     tree.update({pid: _start_time(pid) for pid in _started_by_servers_of(api_url)})
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)  # the hub stops its servers, services and proxy
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    stop_group(process, timeout_s=30)  # the hub stops its servers, services and proxy
     for pid in [*_descendants(process.pid), *_started_by_servers_of(api_url)]:
         tree.setdefault(pid, _start_time(pid))
     for signum in (signal.SIGTERM, signal.SIGKILL):  # what outlived the hub's shutdown
