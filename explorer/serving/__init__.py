@@ -11,7 +11,9 @@ torch, matplotlib or ipywidgets):
 - ``explorer.serving.pages``: the page handler (class full, failures said clearly);
 - ``explorer.serving.app``: the ``explorer-serve`` command, Voilà with that handler;
 - ``explorer.serving.settings`` and ``capacity``: what voila.py configures, from the environment
-  and the machine's memory.
+  and the machine's memory;
+- ``explorer.serving.fork``: the kernel provisioner that forks kernels from
+  ``explorer.serving.zygote``, the warm template process.
 """
 
 from __future__ import annotations
