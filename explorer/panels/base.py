@@ -39,7 +39,9 @@ from matplotlib.figure import Figure
 
 from explorer.panels.bounds import Bounds, outside_note
 from explorer.panels.controls import CUSTOM, NO_PRESET, preset_menu
+from explorer.panels.export import export_bar
 from explorer.panels.figures import fit_figures, fitted, make_figure
+from explorer.panels.help import figure_help
 from explorer.panels.number import NumberSlider, WidthProbe
 from explorer.panels.values import JSONValue, accepted, is_choice, options_of
 from explorer.plots.style import STATUS_COLOURS, format_number
@@ -135,6 +137,10 @@ class Panel(widgets.VBox, Generic[R]):
 
     def cost(self, params: Params) -> Cost:
         """What a refresh at ``params`` costs (panels with a ``budget``)."""
+        raise NotImplementedError
+
+    def snippet(self) -> str:
+        """ "Copy as code": Python calling ``explorer.core`` that gives the numbers shown now."""
         raise NotImplementedError
 
     def selector_bounds(self, result: R) -> Mapping[str, Bounds]:
@@ -467,6 +473,8 @@ class Panel(widgets.VBox, Generic[R]):
             self.status,
             canvases[0] if len(canvases) == 1 else widgets.HBox(canvases),
             *below_figures,
+            *figure_help(self),
+            *export_bar(self),
             widgets.HBox([self.readout, *beside_readout]) if beside_readout else self.readout,
         ]
         self.sync_enabled()
