@@ -28,7 +28,7 @@ from __future__ import annotations
 import html
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
@@ -42,6 +42,7 @@ from explorer.panels.controls import CUSTOM, NO_PRESET, preset_menu
 from explorer.panels.export import export_bar
 from explorer.panels.figures import fit_figures, fitted, make_figure
 from explorer.panels.help import figure_help
+from explorer.panels.link import PRESET_MENU
 from explorer.panels.number import NumberSlider, WidthProbe
 from explorer.panels.values import JSONValue, accepted, is_choice, options_of
 from explorer.plots.style import STATUS_COLOURS, format_number
@@ -110,6 +111,7 @@ class Panel(widgets.VBox, Generic[R]):
         self._tooltips: dict[str, str | None] = {}  # of the controls disabled with a reason
         # the browser says how wide the panel is; the figures follow (see fit_width)
         self.width_probe = WidthProbe()
+        self.projector = False  # projector mode: figures stacked, each zoomed to the full width
         self.width_probe.observe(lambda change: self.fit_width(change["new"]), names="width")
         self.observe(self._keep_width_probe, names="children")
         for control in self.controls.values():
@@ -466,12 +468,16 @@ class Panel(widgets.VBox, Generic[R]):
         if self.preset is not None:
             first.insert(0, self.preset)
         canvases = [figure.canvas for figure in self.figures()]
+        intro_html = widgets.HTML(intro)
+        intro_html.add_class("ge-chrome")  # hidden in projector mode
+        figure_row = widgets.HBox(canvases)
+        figure_row.add_class("ge-figures")  # stacked in projector mode
         self.children = [
-            widgets.HTML(intro),
+            intro_html,
             widgets.HBox([widgets.VBox(column) for column in (first, *rest)]),
             *([widgets.HBox(list(actions))] if actions else []),
             self.status,
-            canvases[0] if len(canvases) == 1 else widgets.HBox(canvases),
+            canvases[0] if len(canvases) == 1 else figure_row,
             *below_figures,
             *figure_help(self),
             *export_bar(self),
@@ -494,7 +500,31 @@ class Panel(widgets.VBox, Generic[R]):
             return
         figures = fitted(self.figures())
         if figures:
-            fit_figures(figures, float(width_px))
+            fit_figures(figures, float(width_px), projector=self.projector)
+
+    def set_projector(self, on: bool) -> None:
+        """Projector mode on or off: the figures refit to the panel's last reported width."""
+        self.projector = on
+        self.fit_width(self.width_probe.width)
+
+    def hide(self, names: Iterable[str]) -> list[str]:
+        """Hide the controls and selectors named (``preset``: the preset menu) from the page;
+        they keep their values, which a link may still set. Returns the names not found."""
+        widgets_by_name: dict[str, widgets.DOMWidget] = {**self.controls, **self.selectors}
+        if self.preset is not None:
+            widgets_by_name[PRESET_MENU] = self.preset
+        missing = []
+        for name in names:
+            if name in widgets_by_name:
+                widgets_by_name[name].layout.display = "none"
+            else:
+                missing.append(name)
+        return missing
+
+    def on_state_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` whenever a control's or selector's value changes."""
+        for control in [*self.controls.values(), *self.selectors.values()]:
+            control.observe(lambda change: callback(), names="value")
 
     def _keep_width_probe(self, change: dict[str, Any]) -> None:
         if self.width_probe not in change["new"]:

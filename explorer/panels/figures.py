@@ -31,6 +31,7 @@ __all__ = [
 DPI = 100
 FIT_SCALES = (0.6, 1.6)  # a figure fits the page between 60 % and 160 % of its natural width
 FIT_PADDING = 16  # CSS pixels kept free beside each figure (borders, scroll bars)
+PROJECTOR_ZOOM = 2.5  # the largest zoom of projector mode (a 1100 px figure on a 2750 px screen)
 
 
 @dataclass(frozen=True)
@@ -61,22 +62,34 @@ class FigureFrame:
 _FRAMES: WeakKeyDictionary[Figure, FigureFrame] = WeakKeyDictionary()
 
 
-def fit_figures(figures: Sequence[Figure], width_px: float) -> bool:
+def fit_figures(figures: Sequence[Figure], width_px: float, *, projector: bool = False) -> bool:
     """Fit ``figures`` (side by side) to ``width_px`` CSS pixels, each keeping its share of their
     natural widths, within ``FIT_SCALES``; return whether any figure changed.
 
     Wider than natural, a figure gains width in inches: more room for the data, text as it was.
     Narrower, it keeps its inches and is drawn at a lower resolution, a uniform zoom: every
     label, legend and margin shrinks with it, so nothing that fits at the natural size collides.
+
+    In ``projector`` mode the figures are stacked and each fills ``width_px`` by that zoom, up to
+    ``PROJECTOR_ZOOM``: text and lines grow with the figure, legible from the back of a room.
     """
     frames = [_FRAMES[figure] for figure in figures]
-    natural = sum(frame.natural_width for frame in frames) * DPI
     low, high = FIT_SCALES
-    scale = round(min(max((width_px - FIT_PADDING * len(figures)) / natural, low), high), 3)
+    if projector:
+        sizes = [
+            (frame.natural_width, DPI * round(_projector_zoom(frame, width_px), 3))
+            for frame in frames
+        ]
+    else:
+        natural = sum(frame.natural_width for frame in frames) * DPI
+        free = width_px - FIT_PADDING * len(figures)
+        scale = round(min(max(free / natural, low), high), 3)
+        sizes = [
+            (round(frame.natural_width * max(scale, 1.0), 2), DPI * min(scale, 1.0))
+            for frame in frames
+        ]
     changed = False
-    for figure, frame in zip(figures, frames, strict=True):
-        width = round(frame.natural_width * max(scale, 1.0), 2)
-        dpi = DPI * min(scale, 1.0)
+    for figure, frame, (width, dpi) in zip(figures, frames, sizes, strict=True):
         if abs(width - figure.get_figwidth()) < 0.05 and abs(dpi - _zoom_dpi(figure)) < 1:
             continue
         frame.adjust(figure, width)
@@ -85,6 +98,13 @@ def fit_figures(figures: Sequence[Figure], width_px: float) -> bool:
         figure.canvas.draw_idle()
         changed = True
     return changed
+
+
+def _projector_zoom(frame: FigureFrame, width_px: float) -> float:
+    """The zoom at which ``frame``'s figure fills ``width_px`` alone, within FIT_SCALES' low end
+    and PROJECTOR_ZOOM."""
+    fill = (width_px - FIT_PADDING) / (frame.natural_width * DPI)
+    return min(max(fill, FIT_SCALES[0]), PROJECTOR_ZOOM)
 
 
 def _zoom_dpi(figure: Figure) -> float:
