@@ -11,8 +11,8 @@ import ipywidgets as widgets
 
 from explorer.core import MAX_SEED
 from explorer.panels.bounds import Bounds
+from explorer.panels.help import range_words
 from explorer.panels.number import IntNumberSlider, NumberSlider
-from explorer.plots.style import format_number
 
 LABEL_WIDTH = "110px"
 STYLE = {"description_width": LABEL_WIDTH}
@@ -32,7 +32,7 @@ def int_slider(label: str, value: int, bounds: Bounds, step: int = 1) -> IntNumb
         max=int(bounds.high),
         step=step,
         description=label,
-        tooltip=f"{label}: a whole number from {int(bounds.low):,} to {int(bounds.high):,}",
+        tooltip=f"{label}: {range_words(bounds)}",
     )
 
 
@@ -44,7 +44,7 @@ def float_slider(label: str, value: float, bounds: Bounds, step: float) -> Numbe
         max=bounds.high,
         step=step,
         description=label,
-        tooltip=f"{label}: from {format_number(bounds.low)} to {format_number(bounds.high)}",
+        tooltip=f"{label}: {range_words(bounds)}",
     )
 
 
@@ -57,10 +57,7 @@ def log_slider(label: str, value: float, bounds: Bounds, step: float) -> NumberS
         step=step,
         scale="log",
         description=label,
-        tooltip=(
-            f"{label}: from {format_number(bounds.low)} to {format_number(bounds.high)}"
-            " (the slider sweeps a log scale; type any value in the box)"
-        ),
+        tooltip=f"{label}: {range_words(bounds, log_scale=True)}",
     )
 
 
@@ -96,7 +93,7 @@ def seed_box() -> IntNumberSlider:
         max=int(SEED_BOUNDS.high),
         slider=False,
         description="seed",
-        tooltip=f"random seed: a whole number from 0 to {int(SEED_BOUNDS.high):,}",
+        tooltip=f"random seed: {range_words(SEED_BOUNDS)}",
     )
 
 

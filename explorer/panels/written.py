@@ -84,7 +84,6 @@ class PointedIndex:
         self.ax = ax
         self.box: IntNumberSlider = int_slider(label, first, Bounds(first, first, integer=True))
         self.box.slider = False
-        self.box.tooltip = f"{label}: written out in the table beside the first and last {EDGE}"
         canvas: Any = ax.figure.canvas
         canvas.mpl_connect("button_press_event", self._on_click)
 
