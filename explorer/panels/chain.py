@@ -25,6 +25,7 @@ from explorer.panels.controls import (
     toggles,
 )
 from explorer.panels.redraw import Redrawer
+from explorer.panels.snippet import call, printed, shown, snippet_text
 from explorer.panels.values import JSONValue
 from explorer.panels.written import PointedIndex, readout_table, written_out_html
 from explorer.plots import DeltaView, JacobianView
@@ -157,6 +158,23 @@ class ChainPanel(Panel[ChainResult]):
     def ok_message(self, result: ChainResult) -> str:
         layers = "1 layer" if result.depth == 1 else f"{result.depth} layers"
         return f"Computed {layers} × width {result.width} in {result.dtype}."
+
+    def snippet(self) -> str:
+        """``chain_gradients`` at the settings of the result shown (its controls' names)."""
+        result = shown(self.result)
+        settings = {name: getattr(result, name) for name in self.controls}
+        return snippet_text(
+            ["from explorer.core import chain_gradients"],
+            [
+                f"result = {call('chain_gradients', settings)}",
+                printed("result.delta_norms", array=True),
+                printed("result.activation_norms", array=True),
+                printed("result.jacobian_norms", array=True),
+                printed("result.weight_grad_norms", array=True),
+                printed("result.gradient_at_layer_1"),
+                printed("result.growth_ratio"),
+            ],
+        )
 
 
 def readout_html(result: ChainResult, pointed: int | None = None) -> str:

@@ -36,6 +36,7 @@ from explorer.panels.controls import (
     log_slider,
 )
 from explorer.panels.redraw import Redrawer
+from explorer.panels.snippet import Code, call, printed, shown, snippet_text
 from explorer.panels.values import JSONValue
 from explorer.panels.written import readout_table
 from explorer.plots.cliff import LOSS_FLOOR, CliffSurfaceView
@@ -211,6 +212,45 @@ class CliffPanel(Panel[CliffRuns]):
 
     def ok_message(self, result: CliffRuns) -> str:
         return f"Ran {result.runs} unclipped and {result.runs} clipped descents."
+
+    def snippet(self) -> str:
+        """``cliff_descents`` from the start(s) of the runs shown, with their settings."""
+        result = shown(self.result)
+        run = result.unclipped
+        starts = run.trajectories[:, 0]
+        imports = ["from explorer.core import cliff_descents"]
+        lines = []
+        if len(starts) == 1:
+            start: object = (float(starts[0, 0]), float(starts[0, 1]))
+        elif np.array_equal(starts, fan_starts()):  # the fan: its grid, as fan_starts makes it
+            imports = ["import numpy as np", "", *imports]
+            lines += [
+                f"w = np.linspace({W_RANGE[0]!r}, {W_RANGE[1]!r}, {FAN_SIDE + 2})[1:-1]",
+                f"b = np.linspace({B_RANGE[0]!r}, {B_RANGE[1]!r}, {FAN_SIDE + 2})[1:-1]",
+                "starts = np.stack(np.meshgrid(w, b), axis=-1).reshape(-1, 2)",
+            ]
+            start = Code("starts")
+        else:
+            start = [tuple(float(value) for value in pair) for pair in starts]
+        settings = {
+            "lr": run.lr,
+            "steps": run.losses.shape[1] - 1,
+            "clip_threshold": result.clipped.clip_threshold,
+            "method": result.clipped.method,
+            "seq_len": run.seq_len,
+        }
+        lines += [
+            f"unclipped, clipped = {call('cliff_descents', settings, start)}",
+            f"box = ({W_RANGE!r}, {B_RANGE!r})  # the surface's w and b ranges",
+        ]
+        for name in ("unclipped", "clipped"):
+            lines += [
+                printed(f"{name}.losses", array=True),
+                printed(f"{name}.grad_norms", array=True),
+                printed(f"{name}.trajectories", array=True),
+                printed(f"int({name}.thrown(*box).sum())"),
+            ]
+        return snippet_text(imports, lines)
 
     def disabled_reasons(self, params: Params) -> dict[str, str]:
         """In fan mode the 64 starts are a fixed grid: the start controls are off."""

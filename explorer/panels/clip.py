@@ -23,6 +23,7 @@ from explorer.panels.base import Panel, Params, make_figure
 from explorer.panels.controls import STYLE, THRESHOLD_BOUNDS, WIDE, dropdown, log_slider, toggles
 from explorer.panels.number import plain_number_text
 from explorer.panels.redraw import Redrawer
+from explorer.panels.snippet import Code, call, literal, printed, shown, snippet_text
 from explorer.panels.values import MAX_TEXT, JSONValue
 from explorer.panels.written import readout_table
 from explorer.plots.clip import ClipGeometryView, TensorNormView
@@ -176,6 +177,32 @@ class ClipPanel(Panel[Clippings]):
 
     def ok_message(self, result: Clippings) -> str:
         return f"Clipped with {result.left.semantics} semantics."
+
+    def snippet(self) -> str:
+        """``clip_gradients`` on the gradient shown, once per side, as the readout gives them."""
+        result = shown(self.result)
+        tensors = ", ".join(f"np.array({literal(t.ravel())})" for t in result.left.original)
+        lines = [f"gradient = [{tensors}]"]
+        for side, clipping in (("left", result.left), ("right", result.right)):
+            settings = {
+                "method": clipping.method,
+                "threshold": clipping.threshold,
+                "semantics": clipping.semantics,
+            }
+            lines.append(f"{side} = {call('clip_gradients', settings, Code('gradient'))}")
+        for side in ("left", "right"):
+            lines += [
+                f'print("{side}.grads =", [g.tolist() for g in {side}.grads])',
+                printed(f"{side}.norm_before"),
+                printed(f"{side}.norm_after"),
+                printed(f"{side}.coefficient"),
+                printed(f"{side}.coefficients", array=True),
+                printed(f"{side}.cosine"),
+                printed(f"{side}.clipped"),
+            ]
+        return snippet_text(
+            ["import numpy as np", "", "from explorer.core import clip_gradients"], lines
+        )
 
 
 def _vector(values: np.ndarray) -> str:

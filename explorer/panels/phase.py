@@ -21,6 +21,7 @@ from explorer.panels.base import Bounds, Cost, Panel, Params, make_figure
 from explorer.panels.chain import ChainPanel
 from explorer.panels.controls import SEED_BOUNDS, float_slider, int_slider, seed_box, toggles
 from explorer.panels.redraw import Redrawer
+from explorer.panels.snippet import call, literal, printed, shown, snippet_text
 from explorer.panels.values import JSONValue
 from explorer.panels.written import readout_table
 from explorer.plots.phase import PhaseView
@@ -72,7 +73,6 @@ class PhasePanel(Panel[PhaseResult]):
         self.load = widgets.Button(
             description="Open in the deep-network panel",
             layout=widgets.Layout(width="260px"),
-            tooltip="Load the chosen σ_w, σ_b and activation into the Deep network tab",
         )
         self.load.on_click(lambda _button: self.choose())
         self.figure.canvas.mpl_connect("button_press_event", self._on_click)
@@ -120,7 +120,27 @@ class PhasePanel(Panel[PhaseResult]):
             " the button to open it in the deep-network panel."
         )
 
+    def snippet(self) -> str:
+        """``phase_diagram`` at the settings of the diagram shown, and the mean-field χ₁ and q*
+        the readout gives for the chosen point."""
+        result = shown(self.result)
+        settings = {name: getattr(result, name) for name in self.controls}
+        chosen = [self.weight_std.value, self.bias_std.value, result.activation]
+        return snippet_text(
+            ["from explorer.core import mean_field_chi, phase_diagram"],
+            [
+                f"result = {call('phase_diagram', settings)}",
+                f"chi_1, q_star = mean_field_chi({', '.join(literal(v) for v in chosen)})",
+                printed("result.weight_stds", array=True),
+                printed("result.bias_stds", array=True),
+                printed("result.log10_growth", array=True),
+                printed("chi_1"),
+                printed("q_star"),
+            ],
+        )
+
     # -- choosing a setting -----------------------------------------------------------------
+
     def chosen(self, result: PhaseResult | None = None) -> dict[str, JSONValue]:
         """The chosen setting on the diagram shown (``result``, by default the panel's), as
         the deep-network panel's state."""

@@ -24,6 +24,7 @@ from explorer.panels.controls import (
     toggles,
 )
 from explorer.panels.redraw import Redrawer
+from explorer.panels.snippet import call, printed, shown, snippet_text
 from explorer.panels.values import JSONValue
 from explorer.panels.written import PointedIndex, readout_table, written_out_html
 from explorer.plots.rnn import ContributionView, StepJacobianView, TimeDeltaView
@@ -184,6 +185,25 @@ class RNNPanel(Panel[RNNResult]):
         return (
             f"Computed {result.seq_len} {steps} of {article} {cell} with"
             f" {result.hidden_size} {units} in {result.dtype}."
+        )
+
+    def snippet(self) -> str:
+        """``rnn_gradients`` at the settings of the result shown (its controls' names)."""
+        result = shown(self.result)
+        settings = {name: getattr(result, name) for name in self.controls}
+        return snippet_text(
+            ["from explorer.core import rnn_gradients"],
+            [
+                f"result = {call('rnn_gradients', settings)}",
+                printed("result.delta_norms", array=True),
+                printed("result.jacobian_norms", array=True),
+                printed("result.weight_grad_contributions", array=True),
+                printed("result.gradient_at_step_0"),
+                printed("result.growth_ratio"),
+                printed("result.weight_grad_norm"),
+                printed("result.largest_singular_value"),
+                printed("result.pascanu_threshold"),
+            ],
         )
 
     def disabled_reasons(self, params: Params) -> dict[str, str]:

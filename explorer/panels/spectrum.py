@@ -25,6 +25,7 @@ from explorer.panels.controls import (
     toggles,
 )
 from explorer.panels.redraw import Redrawer
+from explorer.panels.snippet import call, printed, shown, snippet_text
 from explorer.panels.values import JSONValue
 from explorer.panels.written import readout_table
 from explorer.plots.spectrum import SpectrumView, decades, spectrum_limits
@@ -154,6 +155,23 @@ class SpectrumPanel(Panel[Spectra]):
         first = result.gaussian
         what = "layers" if first.network == "deep" else "steps"
         return f"Computed {2 * first.width} singular values over {first.length} {what}."
+
+    def snippet(self) -> str:
+        """``jacobian_spectra`` for both inits at the settings of the spectra shown."""
+        first = shown(self.result).gaussian
+        settings = {name: getattr(first, name) for name in self.controls}
+        spectra = call("jacobian_spectra", {**settings, "inits": INITS_COMPARED})
+        return snippet_text(
+            ["from explorer.core import jacobian_spectra"],
+            [
+                f"gaussian, orthogonal = {spectra}",
+                *(
+                    printed(f"{init}.{name}", array=name == "log10_singular_values")
+                    for init in INITS_COMPARED
+                    for name in ("log10_singular_values", "log10_reference", "log10_spread")
+                ),
+            ],
+        )
 
 
 def readout_html(result: Spectra) -> str:

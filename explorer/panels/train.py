@@ -45,7 +45,10 @@ from explorer.panels.controls import (
     seed_box,
 )
 from explorer.panels.figures import canvas_of
+from explorer.panels.help import training_buttons
+from explorer.panels.help_text import START, STOP_OFF
 from explorer.panels.redraw import Redrawer
+from explorer.panels.snippet import call, printed, shown, snippet_text
 from explorer.panels.values import JSONValue
 from explorer.panels.written import readout_table
 from explorer.plots.curves import CurvesView, run_curves
@@ -156,6 +159,7 @@ class TrainingPanel(Panel[TrainingPlan]):
 
     key, title = "training", "Training lab"
     budget = COMPUTE_BUDGET
+    figure_names = ("loss and gradient norm", "tensor norms")  # what the export calls them
 
     def __init__(self, **kwargs: Any) -> None:
         prepare_torch()
@@ -189,13 +193,12 @@ class TrainingPanel(Panel[TrainingPlan]):
         self.drawn_step: int | None = None  # the step the run's plots show (None: no cursor)
         self.step_slider = int_slider("inspect step", 0, Bounds(0, 0, integer=True))
         self.step_slider.disabled = True
-        self.step_slider.tooltip = "a step of the last run: its losses and each tensor's norm"
         super().__init__(_controls(), BOUNDS, selectors={"step": self.step_slider}, **kwargs)
         self.start_button = widgets.Button(
-            description="Start", button_style="primary", icon="play", tooltip="Train both runs"
+            description="Start", button_style="primary", icon="play", tooltip=START
         )
         self.stop_button = widgets.Button(
-            description="Stop", icon="stop", disabled=True, tooltip="Nothing is training"
+            description="Stop", icon="stop", disabled=True, tooltip=STOP_OFF
         )
         self.progress = widgets.IntProgress(
             value=0,
@@ -266,6 +269,36 @@ class TrainingPanel(Panel[TrainingPlan]):
         if self.histories[0] is not None:
             return "The plots show the last run; press Start to train with these settings."
         return "Ready: press Start to train both runs."
+
+    def snippet(self) -> str:
+        """``train_pair`` with the settings of the last run (a run stopped early: up to where
+        it stopped), or, before any run, with those Start trains."""
+        trainer = self.trainers[1] if self.trainers is not None else shown(self.result).clipped
+        settings = trainer.settings
+        steps = settings["steps"]
+        histories = [run for run in self.histories if run is not None]
+        if histories and any(run.stop_reason == "stopped" for run in histories):
+            steps = max(run.steps for run in histories)
+        arguments: dict[str, object] = {
+            "clip_method": trainer.clip_method,
+            "optimizer": settings["optimizer"],
+            "lr": settings["lr"],
+            "steps": steps,
+            "seed": trainer.seed,
+            "clip_threshold": settings["clip_threshold"],
+        }
+        if settings["seq_len"] is not None:  # the adding problem
+            arguments["seq_len"] = settings["seq_len"]
+        lines = [f"unclipped, clipped = {call('train_pair', arguments, trainer.scenario)}"]
+        for run in ("unclipped", "clipped"):
+            lines += [
+                printed(f"{run}.losses", array=True),
+                printed(f"{run}.grad_norms", array=True),
+                printed(f"{run}.param_grad_norms", array=True),
+                printed(f"{run}.first_nonfinite_step"),
+                printed(f"{run}.clip_count"),
+            ]
+        return snippet_text(["from explorer.core import train_pair"], lines)
 
     def linked_values(self, name: str, value: Any) -> dict[str, JSONValue]:
         """Choosing a scenario loads its defaults."""
@@ -350,10 +383,9 @@ class TrainingPanel(Panel[TrainingPlan]):
     def _set_buttons(self, running: bool) -> None:
         """While a run trains Start is disabled and Stop is live (red); otherwise the reverse."""
         self.start_button.disabled = running
-        self.start_button.tooltip = "Stop the run first" if running else "Train both runs"
+        self.start_button.tooltip, self.stop_button.tooltip = training_buttons(running)
         self.stop_button.disabled = not running
         self.stop_button.button_style = "danger" if running else ""
-        self.stop_button.tooltip = "Stop both runs now" if running else "Nothing is training"
 
     def _note_slice(self, seconds: float) -> None:
         self.stats["chunks"] += 1

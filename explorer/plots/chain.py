@@ -41,6 +41,7 @@ from explorer.plots.style import (
     show_legend,
     warning_note,
 )
+from explorer.plots.table import tabulate
 
 
 class DeltaView:
@@ -95,6 +96,8 @@ class DeltaView:
         self.delta_line.set_data(layers, delta)
         self.delta_line.set_marker(marker)
         self.activation_line.set_data(np.arange(0, depth + 1), activation)
+        tabulate(self.delta_line, result.delta_norms)  # the export writes them, inf included
+        tabulate(self.activation_line, result.activation_norms)
         self.bound_line.set_data(layers, bound)
         shown = [delta, activation, bound]
         if reference is None:
@@ -166,6 +169,7 @@ class JacobianView:
         layers = np.arange(1, depth + 1)
         norms = log10_finite(result.jacobian_norms)
         self.norm_line.set_data(layers, norms)
+        tabulate(self.norm_line, result.jacobian_norms)
         self.norm_line.set_marker("o" if depth <= MARKERS_UP_TO else "")
         wanted = finite_limits(norms, np.zeros(1), minimum_span=0.5)
         low, high = limits_below_band(wanted, self.ax.get_ylim(), self.ax, self.BAND)

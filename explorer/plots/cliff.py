@@ -22,6 +22,7 @@ from explorer.plots.style import (
     log10_finite,
     show_legend,
 )
+from explorer.plots.table import tabulate_image
 
 LOSS_FLOOR = -12.0  # log10 loss shown as "at most 10^-12" (the valley floor is exactly 0)
 
@@ -77,6 +78,8 @@ class CliffSurfaceView:
     def show_surface(self, surface: SurfaceData) -> None:
         """The loss image of a ``CliffSurface``; limits are the grid's."""
         self.image.set_data(np.maximum(log10_finite(surface.loss), LOSS_FLOOR))
+        # the export writes the loss itself, not its floored log10 (explorer.plots.table)
+        tabulate_image(self.image, surface.w, surface.b, surface.loss, "loss")
         extent = (surface.w[0], surface.w[-1], surface.b[0], surface.b[-1])
         self.image.set_extent(extent)
         self.ax.set_xlim(extent[:2])

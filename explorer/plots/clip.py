@@ -31,6 +31,7 @@ from explorer.plots.style import (
     show_legend,
     use_log10_axis,
 )
+from explorer.plots.table import tabulate
 
 TICK_LABELS_BELOW = 24.0  # points under a 2-D axes taken by its x tick labels
 
@@ -189,6 +190,12 @@ class TensorNormView:
             color=VERMILLION,
             label="after",
         )
+        for container, norms in (
+            (self.before, result.tensor_norms_before),
+            (self.after, result.tensor_norms_after),
+        ):
+            for bar, norm in zip(container, norms, strict=True):
+                tabulate(bar, [norm])  # the export writes the norm, inf and 0 included
         norm_based = result.method in ("norm", "global_norm", "pascanu")
         self.threshold_line.set_visible(norm_based)
         self.threshold_line.set_data([-0.5, count - 0.5], [math.log10(result.threshold)] * 2)

@@ -37,6 +37,7 @@ from explorer.plots.style import (
     sticky_limits,
     threshold_label,
 )
+from explorer.plots.table import mark_positions, tabulate
 
 RUNS = ("unclipped", "clipped")
 
@@ -124,6 +125,8 @@ class CurvesView:
             run: ax.plot([], [], "X", color=VERMILLION, ms=10, mec=BLACK, clip_on=False)[0]
             for run in RUNS
         }
+        for cross in self.crosses.values():
+            mark_positions(cross, "x")  # the export writes the step, not the top it sits at
         (self.threshold,) = ax.plot([], [], color=BLACK, lw=1, ls="--", label="clip threshold")
         self.threshold_label = threshold_label(ax)
         self.cursor = ax.axvline(0, color=GREY, lw=1, visible=False)
@@ -163,6 +166,7 @@ class CurvesView:
             if self.floor is not None:
                 curve = np.maximum(curve, self.floor)
             self.lines[run].set_data(np.arange(curve.size), curve)
+            tabulate(self.lines[run], values)  # the export writes them, not the floored logs
             shown.append(curve)
         steps = curves.steps if curves.steps is not None else max(c.size for c in shown) - 1
         self.ax.set_xlim(index_limits(max(steps, 0), 0))

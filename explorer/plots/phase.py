@@ -14,6 +14,7 @@ from matplotlib.contour import QuadContourSet
 
 from explorer.plots.data import PhaseData
 from explorer.plots.style import BLACK, ROW_LEGEND, VERMILLION, nice_ceiling
+from explorer.plots.table import tabulate_image
 
 COLOURS = "RdBu_r"  # ColorBrewer RdBu: colour-blind safe
 
@@ -56,6 +57,7 @@ class PhaseView:
         """Redraw the heatmap and the critical line for a phase-diagram result."""
         w, b = result.weight_stds, result.bias_stds
         self.image.set_data(np.ma.masked_invalid(result.log10_growth))
+        tabulate_image(self.image, w, b, result.log10_growth, self.colorbar.ax.get_ylabel())
         extent = _extent(w, b)
         self.image.set_extent(extent)
         self.ax.set_xlim(extent[:2])

@@ -42,6 +42,7 @@ from explorer.plots.style import (
     show_legend,
     warning_note,
 )
+from explorer.plots.table import tabulate
 
 
 class TimeDeltaView:
@@ -79,6 +80,7 @@ class TimeDeltaView:
         steps = np.arange(result.seq_len + 1)
         delta = log10_finite(result.delta_norms)
         self.delta_line.set_data(steps, delta)
+        tabulate(self.delta_line, result.delta_norms)  # the export writes them, inf included
         self.delta_line.set_marker("o" if result.seq_len <= MARKERS_UP_TO else "")
         shown = [delta]
         cell = result.cell_delta_norms
@@ -93,6 +95,8 @@ class TimeDeltaView:
             line.set_data(steps, values)
             line.set_visible(True)
             shown.append(values)
+        if cell is not None:
+            tabulate(self.cell_line, cell)
         low, high = limits_below_band(finite_limits(*shown), self.ax.get_ylim(), self.ax, self.BAND)
         bad = nonfinite_indices(result.delta_norms, 0)
         place_marks(self.overflow_marks, bad, band_bottom((low, high), self.ax, self.BAND))
@@ -148,6 +152,7 @@ class StepJacobianView:
         steps = np.arange(1, result.seq_len + 1)
         norms = log10_finite(result.jacobian_norms)
         self.norm_line.set_data(steps, norms)
+        tabulate(self.norm_line, result.jacobian_norms)
         self.norm_line.set_marker("o" if result.seq_len <= MARKERS_UP_TO else "")
         left, right = index_limits(result.seq_len, first=1)
         shown = [norms, np.zeros(1)]
@@ -197,6 +202,7 @@ class ContributionView:
         steps = np.arange(1, result.seq_len + 1)
         terms = log10_finite(result.weight_grad_contributions)
         self.term_line.set_data(steps, terms)
+        tabulate(self.term_line, result.weight_grad_contributions)
         self.term_line.set_marker("o" if result.seq_len <= MARKERS_UP_TO else "")
         step = result.dominant_step
         if step and np.isfinite(terms[step - 1]):

@@ -28,6 +28,7 @@ from explorer.plots.style import (
     sticky_limits,
     use_log10_axis,
 )
+from explorer.plots.table import mark_positions
 
 BINS = 40
 HEADROOM = 2.0  # the y axis reaches this many times the tallest bar: room for the notes
@@ -56,6 +57,7 @@ class SpectrumView:
             label="singular values",
         )
         self.rug = ax.scatter([], [], marker="|", s=120, color=BLACK, lw=1, zorder=4)
+        mark_positions(self.rug, "x")  # the export writes each singular value, not the rug's y
         self.reference = ax.axvline(
             0.0, color=ORANGE, lw=2, ls="--", label="scaleᴸ (orthogonal, linear)"
         )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.collections import PathCollection
 from matplotlib.figure import SubFigure
 from matplotlib.font_manager import FontProperties
@@ -125,6 +126,12 @@ def use_log10_axis(ax: Axes, axis: str = "y") -> None:
     target = ax.yaxis if axis == "y" else ax.xaxis
     target.set_major_locator(Log10Locator())
     target.set_major_formatter(FuncFormatter(_log10_tick))
+
+
+def is_log10_axis(axis: Axis) -> bool:
+    """Whether ``axis`` was made a log10 axis by ``use_log10_axis`` (it holds log10 values)."""
+    formatter = axis.get_major_formatter()
+    return isinstance(formatter, FuncFormatter) and formatter.func is _log10_tick
 
 
 def use_integer_axis(ax: Axes, axis: str = "x") -> None:
@@ -270,9 +277,13 @@ def setup_log_axes(
 
 def overflow_marks(ax: Axes, label: str | None = None) -> PathCollection:
     """Empty markers for indices holding inf/NaN, placed along the top by ``place_marks``."""
-    return ax.scatter(
+    from explorer.plots.table import mark_positions  # table reads this module's log10 axes
+
+    marks = ax.scatter(
         [], [], marker="v", s=40, color=VERMILLION, zorder=5, label=label, clip_on=False
     )
+    mark_positions(marks, "x")  # the export writes the indices, not the height they sit at
+    return marks
 
 
 def place_marks(marks: PathCollection, indices: np.ndarray, top: float) -> None:

@@ -27,6 +27,7 @@ from explorer.plots.style import (
     text_width,
     use_log10_axis,
 )
+from explorer.plots.table import tabulate
 
 
 def _runs(unclipped: HistoryData | None, clipped: HistoryData | None) -> list[tuple[str, Any]]:
@@ -59,8 +60,13 @@ class LayerNormsView:
             bar.remove()
         rows = np.arange(len(names))[::-1]
         self.bars = {
-            "unclipped": list(self.ax.barh(rows + 0.2, 0, height=0.38, color=UNCLIPPED)),
-            "clipped": list(self.ax.barh(rows - 0.2, 0, height=0.38, color=CLIPPED)),
+            # labelled for the export (explorer.plots.table); this axes has no legend
+            "unclipped": list(
+                self.ax.barh(rows + 0.2, 0, height=0.38, color=UNCLIPPED, label="unclipped")
+            ),
+            "clipped": list(
+                self.ax.barh(rows - 0.2, 0, height=0.38, color=CLIPPED, label="clipped")
+            ),
         }
         self.flags = [
             self.ax.text(0, y, "", va="center", ha="right", fontsize=9, color=VERMILLION)
@@ -95,6 +101,7 @@ class LayerNormsView:
                 raw = math.nan if values is None else run.param_grad_norms[step, index]
                 bar.set_x(low)
                 bar.set_width(value - low if math.isfinite(value) else 0.0)
+                tabulate(bar, [raw], axis="x")  # the export writes the norm, inf included
                 overflow = values is not None and not math.isfinite(raw)
                 flag.set_text(str(raw) if overflow else "")
                 flag.set_x(high)
