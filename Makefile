@@ -1,6 +1,7 @@
 # The two commands of the README. Both create .venv on first use and install the project into it.
 #   make serve   install, then serve the app with Voila on 127.0.0.1:8866 (config: voila.py; the
 #                command is explorer-serve, Voila with the explorer's page handler)
+#                and the lesson notebooks at /lessons/ (explorer/serving/lessons.py)
 #   make test    install with the test tools (and Debian's chromium when missing), run every test
 #   make hub     serve it per user under JupyterHub on 127.0.0.1:8000 (deploy/jupyterhub/)
 PYTHON ?= python3

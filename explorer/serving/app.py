@@ -11,10 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from traitlets import Float, Integer
+from traitlets import Float, Integer, Unicode
 from voila.app import Voila  # type: ignore[import-untyped]
 from voila.tornado.handler import TornadoVoilaHandler  # type: ignore[import-untyped]
 
+from explorer.serving.lessons import find_lessons, lesson_routes
 from explorer.serving.pages import ExplorerPageHandler
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -31,6 +32,11 @@ class ExplorerVoila(Voila):  # type: ignore[misc]
     page_deadline = Float(
         300.0, help="Seconds after which a page still being prepared is declared failed."
     ).tag(config=True)
+    lessons_dir = Unicode(
+        "lessons",
+        help="The folder of lesson notebooks, relative to the served notebook's folder: each is"
+        " served at /lessons/<name>, listed at /lessons/ (no such folder: no lesson pages).",
+    ).tag(config=True)
 
     def setup_template_dirs(self) -> None:
         """Put the explorer's templates first: its ``index.html.j2`` extends Voilà's lab one."""
@@ -38,8 +44,17 @@ class ExplorerVoila(Voila):  # type: ignore[misc]
         self.template_paths = [str(TEMPLATES), *self.template_paths]
 
     def init_handlers(self) -> list[Any]:
-        """Voilà's routes, with its page handler replaced by the explorer's."""
-        return [replace_page_handler(route) for route in super().init_handlers()]
+        """Voilà's routes, with its page handler replaced by the explorer's, and the lesson
+        pages (explorer/serving/lessons.py) placed before its catch-all route."""
+        routes = [replace_page_handler(route) for route in super().init_handlers()]
+        if not self.notebook_path:  # serving a folder: Voilà's own tree and render pages
+            return routes
+        page = next(i for i, route in enumerate(routes) if route[1] is ExplorerPageHandler)
+        folder = Path(self.notebook_path).resolve().parent / self.lessons_dir
+        lessons = lesson_routes(
+            self.server_url, find_lessons(folder), Path(self.root_dir), routes[page]
+        )
+        return [*routes[:page], *lessons, *routes[page:]]
 
 
 def replace_page_handler(route: Any) -> Any:
