@@ -118,7 +118,8 @@ class App(widgets.VBox):
         header = widgets.HTML(
             "<h2 style='margin:4px 0'>Gradient Explorer</h2>"
             "<div>Why gradients explode, and how clipping tames them."
-            " Move a control: the network is recomputed with torch.</div>"
+            " Move a control: the network is recomputed with torch."
+            " <a class='ge-lessons-link' href='lessons/' target='_blank'>Lessons</a></div>"
         )
         header.add_class("ge-chrome")
         self.children = [
@@ -160,6 +161,8 @@ class App(widgets.VBox):
         notes = list(link.notes)
         self.lesson = self._checked_lesson(link.lesson, notes)
         self._show_tabs(self.lesson.tabs or tuple(self.classes))
+        for built_key, built in self.panels.items():  # a preheated kernel built one already
+            built.hide(hidden_in(built_key, self.lesson.hide))
         key = link.tab if link.tab is not None else self.tab_keys[0]
         if key not in self.tab_keys:
             first = self.titles[self.tab_keys[0]]

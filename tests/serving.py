@@ -44,7 +44,7 @@ CHROMIUM_ARGS = [
 # the visible panel's status line. Panels in hidden tabs have no offsetParent.
 VISIBLE_CANVAS_JS = """[...document.querySelectorAll('.jupyter-matplotlib-canvas-div canvas')]
   .find(c => c.offsetParent !== null)"""
-VISIBLE_STATUS_JS = """() => ([...document.querySelectorAll('[role=status]')]
+VISIBLE_STATUS_JS = """() => ([...document.querySelectorAll('.ge-status [role=status]')]
   .find(s => s.offsetParent !== null) || {textContent: ''}).textContent"""
 VISIBLE_READOUT_JS = """() => ([...document.querySelectorAll('.ge-readout')]
   .find(s => s.offsetParent !== null) || {textContent: ''}).textContent"""

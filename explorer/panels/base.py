@@ -41,7 +41,7 @@ from explorer.panels.bounds import Bounds, outside_note
 from explorer.panels.controls import CUSTOM, NO_PRESET, preset_menu
 from explorer.panels.export import export_bar
 from explorer.panels.figures import fit_figures, fitted, make_figure
-from explorer.panels.help import figure_help
+from explorer.panels.help import describe_controls, figure_help
 from explorer.panels.link import PRESET_MENU
 from explorer.panels.number import NumberSlider, WidthProbe
 from explorer.panels.values import JSONValue, accepted, is_choice, options_of
@@ -112,6 +112,7 @@ class Panel(widgets.VBox, Generic[R]):
         # the browser says how wide the panel is; the figures follow (see fit_width)
         self.width_probe = WidthProbe()
         self.projector = False  # projector mode: figures stacked, each zoomed to the full width
+        self._hidden: set[str] = set()  # the controls a lesson hides (see ``hide``)
         self.width_probe.observe(lambda change: self.fit_width(change["new"]), names="width")
         self.observe(self._keep_width_probe, names="children")
         for control in self.controls.values():
@@ -464,6 +465,7 @@ class Panel(widgets.VBox, Generic[R]):
     ) -> None:
         """intro; the preset menu atop the control columns; actions; status (just above the
         figures, where the eye is); the figures side by side; the readout."""
+        describe_controls(self)  # tooltips: what each control is, and its range
         first, *rest = [list(column) for column in columns]
         if self.preset is not None:
             first.insert(0, self.preset)
@@ -508,18 +510,19 @@ class Panel(widgets.VBox, Generic[R]):
         self.fit_width(self.width_probe.width)
 
     def hide(self, names: Iterable[str]) -> list[str]:
-        """Hide the controls and selectors named (``preset``: the preset menu) from the page;
-        they keep their values, which a link may still set. Returns the names not found."""
-        widgets_by_name: dict[str, widgets.DOMWidget] = {**self.controls, **self.selectors}
+        """Hide from the page the controls and selectors named (``preset``: the preset menu), and
+        show again those an earlier call hid; they keep their values, which a link may still set.
+        Returns the names not found."""
+        by_name: dict[str, widgets.DOMWidget] = {**self.controls, **self.selectors}
         if self.preset is not None:
-            widgets_by_name[PRESET_MENU] = self.preset
-        missing = []
-        for name in names:
-            if name in widgets_by_name:
-                widgets_by_name[name].layout.display = "none"
-            else:
-                missing.append(name)
-        return missing
+            by_name[PRESET_MENU] = self.preset
+        wanted = set(names)
+        for name in self._hidden - wanted:
+            by_name[name].layout.display = None
+        for name in wanted & by_name.keys():
+            by_name[name].layout.display = "none"
+        self._hidden = wanted & by_name.keys()
+        return sorted(wanted - by_name.keys())
 
     def on_state_change(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` whenever a control's or selector's value changes."""

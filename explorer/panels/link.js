@@ -39,7 +39,7 @@ function render({ model, el }) {
   box.setAttribute("aria-label", "link to this view");
   const said = document.createElement("span");
   said.className = "ge-link-said";
-  said.setAttribute("role", "status");
+  said.setAttribute("aria-live", "polite");
   el.append(button, box, said);
 
   const update = () => {
