@@ -37,7 +37,14 @@ from explorer.panels import (
 from explorer.panels.base import fill_tooltips
 from explorer.panels.faults import Heartbeat, keep_faults_in_kernel
 from explorer.panels.lesson_link import LessonLinkMaker, View
-from explorer.panels.link import Lesson, PageLink, hidden_in, link_query, parse_link
+from explorer.panels.link import (
+    PRESET_MENU,
+    Lesson,
+    PageLink,
+    hidden_in,
+    link_query,
+    parse_link,
+)
 from explorer.plots.style import STATUS_COLOURS
 from explorer.serving.query import PREHEATED, query_string
 
@@ -135,8 +142,11 @@ class App(widgets.VBox):
         self.open_link(link)
         # drawn now, while the notebook runs: a preheated kernel then has the first figure's
         # pixels ready when its page asks (PanelCanvas.handle_draw sends them again)
-        for figure in self.open_panel().figures():
-            figure.canvas.draw()
+        try:
+            for figure in self.open_panel().figures():
+                figure.canvas.draw()
+        except Exception:  # only a warm-up: the page's own draw request says what went wrong
+            log.exception("the first draw failed")
         fill_tooltips(self)
 
     @classmethod
@@ -163,24 +173,27 @@ class App(widgets.VBox):
         self._show_tabs(self.lesson.tabs or tuple(self.classes))
         for built_key, built in self.panels.items():  # a preheated kernel built one already
             built.hide(hidden_in(built_key, self.lesson.hide))
+        self.projector.value = self.lesson.projector
+        self.teacher.layout.display = "none" if self._restricted() else None
         key = link.tab if link.tab is not None else self.tab_keys[0]
+        settings = link.settings
         if key not in self.tab_keys:
             first = self.titles[self.tab_keys[0]]
-            notes.append(f"There is no tab {key[:40]!r} in this view; showing {first}.")
-            key = self.tab_keys[0]
-        self._say(notes)
+            ignored = "; its settings were not applied" if settings else ""
+            notes.append(f"There is no tab {key[:40]!r} in this view{ignored}; showing {first}.")
+            key, settings = self.tab_keys[0], {}
         try:
             panel = self.panel(key)
         except Exception:  # the tab says so; the app and its other tabs keep working
+            self._say(notes)
             return
-        if link.settings:
-            panel.set_state(link.settings)
+        if settings:
+            panel.apply_state(settings)
         self.tabs.selected_index = self.tab_keys.index(key)
-        for name in hidden_in(key, self.lesson.hide) - {*panel.state, "preset"}:
-            notes.append(f"There is no control {name[:40]!r} to hide in {panel.title}.")
+        for name in hidden_in(key, self.lesson.hide) - {*panel.controls, *panel.selectors}:
+            if name != PRESET_MENU:
+                notes.append(f"There is no control {name[:40]!r} to hide in {panel.title}.")
         self._say(notes)
-        self.projector.value = self.lesson.projector
-        self.teacher.layout.display = "none" if self._restricted() else None
         self.update_link()
 
     def _checked_lesson(self, lesson: Lesson, notes: list[str]) -> Lesson:
@@ -265,7 +278,7 @@ class App(widgets.VBox):
         if key not in self.tab_keys:
             self._say([f"The {self.titles.get(key, key)} tab is not part of this lesson."])
             return
-        self.panel(key).set_state(state)
+        self.panel(key).apply_state(state)
         self.tabs.selected_index = self.tab_keys.index(key)
 
     def set_projector(self, on: bool) -> None:

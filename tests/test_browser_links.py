@@ -315,9 +315,9 @@ def test_links_work_with_kernels_started_for_the_page(browser: Any) -> None:
     its query string from the request: the link opens the same view as in the pooled server."""
     with voila_server(env={"EXPLORER_PREHEAT": "0"}) as url:
         ctx = browser.new_context()
-        page = open_link(ctx, url + "?tab=recurrent&weight_scale=1.01&seq_len=100")
+        page = open_link(ctx, url + "?tab=recurrent&weight_scale=1.01&seq_len=60")
         boxes = dict(page.evaluate(VIEW_JS)["boxes"])
         assert boxes["weight scale"] == "1.01"
-        assert boxes["sequence T"] == "100"
+        assert boxes["sequence T"] == "60"
         assert page.locator(".lm-TabBar-tab.lm-mod-current").inner_text() == "Recurrent network"
         ctx.close()

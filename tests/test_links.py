@@ -9,6 +9,7 @@ written, only that the value survives it.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from explorer.app import PANELS, App
-from explorer.panels.figures import DPI
+from explorer.panels.figures import DPI, FIT_PADDING, PROJECTOR_ZOOM
 from explorer.panels.link import RESERVED, parse_link
 from explorer.panels.number import NumberSlider
 
@@ -184,19 +185,70 @@ def test_the_lesson_maker_makes_the_link_that_opens_the_lesson() -> None:
 
 def test_projector_mode_zooms_each_figure_to_the_width_and_back() -> None:
     """In projector mode each figure (the Training lab's two, stacked) is drawn at the zoom that
-    fills the panel's width: its CSS width is the panel's width less the padding, its height
-    grows by the same factor; off, the figure is back at its natural height."""
+    fills the panel's width less FIT_PADDING, at most PROJECTOR_ZOOM (the narrow per-tensor
+    figure reaches that cap at 1900 px); off, each is back at its natural height."""
     app = App(link="tab=training&projector=1")
     panel = app.panel("training")
     panel.width_probe.width = 1900
-    for figure in panel.figures():
-        css_width = figure.get_figwidth() * figure._original_dpi
-        assert math.isclose(css_width, 1900 - 16, rel_tol=0.01) or figure._original_dpi == 250
+    curves, tensors = panel.figures()
+    css_width = curves.get_figwidth() * curves._original_dpi  # the zoom is kept to 3 decimals
+    assert math.isclose(css_width, 1900 - FIT_PADDING, rel_tol=1e-3)
+    assert tensors._original_dpi == DPI * PROJECTOR_ZOOM
+    heights = [figure.get_figheight() * figure._original_dpi for figure in panel.figures()]
     assert app.link.query.endswith("projector=1")
     app.projector.value = False
-    for figure in panel.figures():
-        assert figure._original_dpi <= DPI
+    for figure, tall in zip(panel.figures(), heights, strict=True):
+        assert figure.get_figheight() * figure._original_dpi < 0.8 * tall
     assert "projector" not in app.link.query
+
+
+@pytest.mark.parametrize(
+    "name", ["children", "_dom_classes", "layout", "box_style", "tooltip", "_view_module"]
+)
+def test_a_link_never_sets_the_panels_own_widget_traits(name: str) -> None:
+    """A link naming one of the box's synced traits is an unknown setting: refused with a note,
+    the trait unchanged (links go through ``apply_state``, never ipywidgets' ``set_state``)."""
+    app = App(link=f"tab=deep&{name}=danger")
+    panel = app.panel("deep")
+    assert "There is no setting" in panel.status.value
+    assert getattr(panel, name) != "danger"
+    assert panel.result is not None
+
+
+def test_a_link_with_a_huge_gradient_opens_and_draws() -> None:
+    """g = [1e308, 1e308] (its norm overflows to inf): the clipping tab opens and draws."""
+    app = App(link="tab=clipping&gradient=1e308,1e308")
+    panel = app.panel("clipping")
+    assert panel.result is not None
+    panel.figure.canvas.draw()  # raised "cannot convert float NaN to integer" before
+
+
+def test_a_refused_tab_does_not_hand_its_settings_to_another() -> None:
+    """tab=deep outside tabs=spectra: the spectra tab opens at its own values (width, weight
+    scale and seed are also names of the deep network's settings), and the status says so."""
+    app = App(link="tab=deep&width=3&weight_scale=7.0&seed=9&tabs=spectra")
+    assert app.open_key() == "spectra"
+    assert app.panel("spectra").state == App(link="tab=spectra").panel("spectra").state
+    assert "its settings were not applied" in app.status.value
+
+
+def test_a_training_link_names_no_step_a_fresh_page_cannot_show() -> None:
+    """After a run the inspect step selects one of its steps; a link opens with no run, so the
+    link carries the settings only and opens with no warning."""
+    app = App(link="tab=training&steps=20")
+    panel = app.panel("training")
+
+    async def run() -> None:
+        panel.start()
+        assert panel.task is not None
+        await panel.task
+
+    asyncio.run(run())
+    panel.set_state({"step": 3})
+    assert "step=" not in app.link.query
+    fresh = App(link=app.link.query).panel("training")
+    assert fresh.state == panel.state
+    assert "outside" not in fresh.status.value
 
 
 def test_typed_number_boxes_and_links_agree() -> None:

@@ -233,14 +233,23 @@ class PropertyPart:
             return _unreadable(text, error, self.example)
         try:
             holds, reason = self.test(typed)
-        except ValueError as error:  # the core refused the value: say why
-            return Verdict("wrong", f"Not yet: {error}.")
+        except ValueError as error:  # the core refused the value: say why, in the part's words
+            return Verdict("wrong", f"Not yet: {refused_words(typed, error)}")
         if holds:
             return Verdict("right", f"Right: {reason} (checked: {self.criterion}).")
         return Verdict("wrong", f"Not yet: {reason} (needed: {self.criterion}).")
 
 
 Part = NumberPart | VectorPart | ChoicePart | PropertyPart
+
+
+def refused_words(typed: float, error: ValueError) -> str:
+    """Why the core refused ``typed``, in words without the core's argument name (what the
+    value must be, as the core's message says)."""
+    message = str(error)
+    allowed = message.partition(" must be ")[2].partition(", got")[0]
+    reason = f": the value must be {allowed}" if allowed else ""
+    return f"{format_number(typed)} cannot be used here{reason}."
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,7 @@ RECURRENT_BOUND = Question(
     worked=(
         "ln 1000 / ln 1.01 = 694.2, so T = {steps} steps (1.01⁶⁹⁴ ≈ 998, 1.01⁶⁹⁵ ≈ 1008). For"
         " the sigmoid 1/γ = {bound}; λ₁ = 3 is below it, so {verdict}: a weight matrix that"
-        " would make a tanh network explode is too small for a sigmoid one."
+        " could let a tanh network explode is too small for a sigmoid one."
     ),
 )
 

@@ -72,6 +72,9 @@ class Panel(widgets.VBox, Generic[R]):
     key: ClassVar[str]  # names the panel in links and to other panels ("deep", "phase", ...)
     title: ClassVar[str]  # its tab's title
     budget: ClassVar[int | None] = None  # cost units one refresh may take (None: no limit)
+    # selectors of something a state cannot bring back (a training run's step): left out of
+    # ``state``, so a link does not name a step that a fresh page, with no run, cannot show
+    transient: ClassVar[frozenset[str]] = frozenset()
     MIN_WIDTH, MAX_WIDTH = 200, 4000  # CSS pixels a browser may report; others are ignored
 
     def __init__(
@@ -165,8 +168,10 @@ class Panel(widgets.VBox, Generic[R]):
     # -- the contract -----------------------------------------------------------------------
     @property
     def state(self) -> dict[str, JSONValue]:
-        """Every control's and selector's exact value, by name (JSON-serialisable)."""
-        return {**self.values(), **{n: s.value for n, s in self.selectors.items()}}
+        """Every control's and selector's exact value, by name (JSON-serialisable), but for the
+        ``transient`` selectors."""
+        chosen = {n: s.value for n, s in self.selectors.items() if n not in self.transient}
+        return {**self.values(), **chosen}
 
     def set_state(self, mapping: Mapping[str, object]) -> list[str]:
         """Take the values in ``mapping`` (any subset of ``state``): each is checked as a value
@@ -181,7 +186,12 @@ class Panel(widgets.VBox, Generic[R]):
         traits = {key: value for key, value in mapping.items() if key in self.keys}
         if traits:
             super().set_state(traits)
-        settings = {key: value for key, value in mapping.items() if key not in self.keys}
+        return self.apply_state({key: v for key, v in mapping.items() if key not in self.keys})
+
+    def apply_state(self, settings: Mapping[str, object]) -> list[str]:
+        """``set_state`` for settings alone: every name is a setting (a link, a preset, another
+        panel), so a name that is no control or selector, a synced trait's included, is refused
+        with a note and never reaches ipywidgets."""
         if not settings:
             return []
         inputs, chosen, notes = self._checked(settings)
@@ -427,7 +437,7 @@ class Panel(widgets.VBox, Generic[R]):
     # -- presets ----------------------------------------------------------------------------
     def _apply_preset(self, values: Mapping[str, JSONValue]) -> None:
         if not self._quiet:  # not when the menu is only being synced to the controls
-            self.set_state(values)
+            self.apply_state(values)
 
     def _on_preset_menu(self, change: dict[str, Any]) -> None:
         if not self._quiet and change["new"] not in self.presets:  # "(custom)" picked by hand

@@ -273,7 +273,7 @@ class CliffPanel(Panel[CliffRuns]):
             return
         if event.ydata is None:
             return
-        self.set_state(
+        self.apply_state(
             {
                 "start_w": round(float(event.xdata), 2),
                 "start_b": round(float(event.ydata), 2),

@@ -71,6 +71,10 @@ class LessonLinkMaker(widgets.VBox):
                 box.observe(self._hide_changed(entry), names="value")
                 self.hide_boxes[entry] = box
             self.hide_row.children = list(self.hide_boxes.values())
+        for tab, box in self.tab_boxes.items():  # the link opens the tab shown: always in it
+            box.disabled = tab == key
+            if tab == key:
+                box.value = True
         tabs = tuple(key for key, box in self.tab_boxes.items() if box.value)
         lesson = Lesson(
             tabs=None if len(tabs) == len(self.tab_boxes) else tabs,

@@ -167,7 +167,7 @@ class PhasePanel(Panel[PhaseResult]):
     def _on_click(self, event: MouseEvent) -> None:
         if event.inaxes is not self.view.ax or event.xdata is None or event.ydata is None:
             return
-        self.set_state(
+        self.apply_state(
             {"weight_std": round(float(event.xdata), 2), "bias_std": round(float(event.ydata), 2)}
         )
         self.choose()

@@ -159,6 +159,7 @@ class TrainingPanel(Panel[TrainingPlan]):
 
     key, title = "training", "Training lab"
     budget = COMPUTE_BUDGET
+    transient = frozenset({"step"})  # a link brings back the settings, not a run
     figure_names = ("loss and gradient norm", "tensor norms")  # what the export calls them
 
     def __init__(self, **kwargs: Any) -> None:

@@ -46,6 +46,11 @@ _CUBE_EDGES = [
 ]
 
 
+# the largest half-width of the axes: matplotlib measures a span as max − min, which overflows to
+# inf (and its tick locator fails) beyond half the largest float; longer vectors leave the axes
+MAX_SPAN = 1e300
+
+
 def _cube(threshold: float) -> np.ndarray:
     points = []
     for a, b in _CUBE_EDGES:
@@ -130,6 +135,7 @@ class ClipGeometryView:
         elif self.drawn and shown < span < 1.25 * shown:
             span = 1.25 * span  # growing step by step: room for the next steps
         self.drawn = True
+        span = min(span, MAX_SPAN)
         for axis in "xyz"[: self.dimensions]:
             getattr(self.ax, f"set_{axis}lim")(-span, span)
         self.ax.set_title(f"{result.method} ({result.library_call})", fontsize=10)
