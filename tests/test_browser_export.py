@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
-import math
-import os
 import re
-import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
@@ -44,6 +40,7 @@ from explorer.plots.spectrum import decades
 from explorer.plots.style import format_number
 from explorer.plots.table import columns_csv, figure_columns
 from tests.serving import VISIBLE_READOUT_JS, enter_value, open_app, open_tab
+from tests.snippets import run_snippet
 
 # the reference panels built here are closed afterwards (tests.conftest.close_new_widgets)
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("close_new_widgets")]
@@ -222,27 +219,6 @@ def read_columns(data: bytes) -> dict[str, list[str]]:
     return {name: [row[i] for row in rows[1:] if row[i] != ""] for i, name in enumerate(rows[0])}
 
 
-def run_snippet(code: str) -> dict[str, Any]:
-    """``code`` run in a fresh interpreter with one thread, as the served kernels compute; its
-    ``expression = value`` lines by expression."""
-    env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    builtins = {"__builtins__": {}, "inf": math.inf, "nan": math.nan}
-    printed = {}
-    for line in done.stdout.splitlines():
-        expression, value = line.split(" = ", 1)
-        printed[expression] = eval(value, builtins)
-    return printed
-
-
 @pytest.mark.parametrize("tab", list(TABS))
 def test_every_tab_exports_its_figures_and_its_code(page: Any, tab: str) -> None:
     """PNG at twice the size shown, SVG with the axes' titles, CSV equal to a reference panel's
@@ -293,7 +269,7 @@ def test_every_tab_exports_its_figures_and_its_code(page: Any, tab: str) -> None
     box.wait_for(timeout=30_000)
     code = box.input_value()
     assert code == reference.snippet()  # the page's snippet, at the page's settings
-    printed = run_snippet(code)
+    printed = run_snippet(code, one_thread=True)
     readout = page.evaluate(VISIBLE_READOUT_JS)
     for number in numbers_of(printed):
         assert number in readout, (number, readout)

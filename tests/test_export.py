@@ -15,9 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
@@ -51,6 +48,7 @@ from explorer.panels import (
 from explorer.panels.cliff import B_RANGE, W_RANGE
 from explorer.panels.export import ExportBar, checked_request
 from explorer.panels.snippet import literal
+from tests.snippets import run_snippet
 
 # panels built here are closed afterwards (tests.conftest.close_new_widgets)
 pytestmark = pytest.mark.usefixtures("close_new_widgets")
@@ -448,26 +446,6 @@ SNIPPET_CASES: dict[type[Panel[Any]], Callable[[Any], dict[str, Any]]] = {
     CliffPanel: _cliff,
     TrainingPanel: _training,
 }
-
-
-def run_snippet(code: str) -> dict[str, Any]:
-    """Run ``code`` in a fresh interpreter of this virtualenv; its printed ``expression =
-    value`` lines by expression."""
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    printed = {}
-    for line in done.stdout.splitlines():
-        expression, value = line.split(" = ", 1)
-        printed[expression] = eval(value, {"__builtins__": {}, "inf": math.inf, "nan": math.nan})
-    return printed
 
 
 def same(printed: Any, shown: Any) -> bool:

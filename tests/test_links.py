@@ -62,17 +62,34 @@ def test_every_tab_reopens_from_its_link(key: str, settings: dict[str, Any]) -> 
     assert again.link.query == app.link.query
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.fixture(scope="module")
+def cliff_apps() -> tuple[App, App]:
+    """Two Apps on the cliff tab: one sets a value, the other opens its link (as a preheated
+    page opens its link on an App already built). Built once: each example only refreshes."""
+    return App(link="tab=cliff"), App(link="tab=cliff")
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(st.data())
-def test_any_float_in_range_comes_back_as_the_same_float(data: st.DataObject) -> None:
-    """Hypothesis picks a float inside each bound of the clipping tab's threshold and the cliff's
-    learning rate: the link gives back the very float (no rounding on the way)."""
-    app = App(link="tab=cliff")
-    panel = app.panel("cliff")
-    lr_bounds = panel.bounds["lr"]
-    lr = data.draw(st.floats(lr_bounds.low, lr_bounds.high, allow_nan=False))
-    panel.set_state({"lr": lr})
-    assert reopened(app).panel("cliff").state["lr"] == lr
+def test_any_float_in_range_comes_back_as_the_same_float(
+    cliff_apps: tuple[App, App], data: st.DataObject
+) -> None:
+    """Hypothesis picks a float inside the bounds of the cliff's learning rate and start w: the
+    link gives back the very float (no rounding on the way)."""
+    source, opened = cliff_apps
+    panel = source.panel("cliff")
+    settings_ = {
+        name: data.draw(st.floats(panel.bounds[name].low, panel.bounds[name].high))
+        for name in ("lr", "start_w")
+    }
+    panel.apply_state(settings_)
+    opened.open_link(source.link.query)
+    for name, value in settings_.items():
+        assert opened.panel("cliff").state[name] == value
 
 
 def test_a_link_with_bad_values_is_clamped_or_refused_and_said() -> None:
