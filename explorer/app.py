@@ -237,7 +237,8 @@ class App(widgets.VBox):
         panel = self.panels.get(key)
         if panel is None:
             return key, self.titles[key], {}, {}
-        labels = {
+        labels = {PRESET_MENU: "preset menu"} if panel.preset is not None else {}
+        labels |= {
             name: str(getattr(control, "description", "") or name)
             for name, control in {**panel.controls, **panel.selectors}.items()
         }

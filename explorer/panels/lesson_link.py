@@ -8,11 +8,11 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from explorer.panels.link import PRESET_MENU, Lesson, PageLink, link_query
+from explorer.panels.link import Lesson, PageLink, link_query
 from explorer.panels.values import JSONValue
 
 # the view the link opens: the open tab's key, its title, its panel's state, and its controls'
-# labels by name (the names ``hide`` takes)
+# labels by name (the names ``hide`` takes; ``preset`` for the preset menu, when the panel has one)
 View = tuple[str, str, Mapping[str, JSONValue], Mapping[str, str]]
 
 
@@ -57,7 +57,7 @@ class LessonLinkMaker(widgets.VBox):
     def update(self) -> None:
         """The hide boxes of the open tab and the link, for the view shown now."""
         key, title, state, labels = self.view()
-        wanted = [PRESET_MENU, *labels]
+        wanted = list(labels)
         if list(self.hide_boxes) != [f"{key}.{name}" for name in wanted]:
             self.hide_title.value = f"<b>Controls hidden in {title}</b>"
             self.hide_boxes = {}
@@ -65,7 +65,7 @@ class LessonLinkMaker(widgets.VBox):
                 entry = f"{key}.{name}"
                 box = widgets.Checkbox(
                     value=entry in self.hidden,
-                    description=labels.get(name, "preset menu"),
+                    description=labels[name],
                     indent=False,
                 )
                 box.observe(self._hide_changed(entry), names="value")
