@@ -122,11 +122,13 @@ class App(widgets.VBox):
         self.teacher.add_class("ge-chrome")
         # the page pings the kernel; unanswered, it says the connection was lost (faults.py)
         self.heartbeat = Heartbeat()
+        # the lesson pages exist beside a served app (explorer-serve), not in a notebook
+        lessons = " <a class='ge-lessons-link' href='lessons/' target='_blank'>Lessons</a>"
         header = widgets.HTML(
             "<h2 style='margin:4px 0'>Gradient Explorer</h2>"
             "<div>Why gradients explode, and how clipping tames them."
             " Move a control: the network is recomputed with torch."
-            " <a class='ge-lessons-link' href='lessons/' target='_blank'>Lessons</a></div>"
+            f"{lessons if address else ''}</div>"
         )
         header.add_class("ge-chrome")
         self.children = [
