@@ -27,6 +27,18 @@ from explorer.core.clip import (
 from explorer.core.meanfield import PhaseResult, mean_field_chi, phase_diagram
 from explorer.core.monitor import GradientHistory, GradientRecorder, gradient_norms
 from explorer.core.nets import ACTIVATIONS, DTYPES, INITS
+from explorer.core.policies import (
+    ACTIONS,
+    AutoClip,
+    Decision,
+    GlobalNormClip,
+    Policy,
+    PolicyTrace,
+    SkipAboveThreshold,
+    SpikeDetection,
+    ZClip,
+    run_policy,
+)
 from explorer.core.rnn import CELLS, RNN_INITS, RNNResult, rnn_gradients
 from explorer.core.spectrum import NETWORKS, SpectrumResult, jacobian_spectra, jacobian_spectrum
 from explorer.core.train import (
@@ -42,6 +54,7 @@ from explorer.core.train import (
 )
 
 __all__ = [
+    "ACTIONS",
     "ACTIVATIONS",
     "CELLS",
     "CLIFF_METHODS",
@@ -57,19 +70,27 @@ __all__ = [
     "SCENARIOS",
     "SCENARIO_DEFAULTS",
     "SEMANTICS",
+    "AutoClip",
     "ChainResult",
     "CliffDescent",
     "CliffSurface",
     "ClipResult",
+    "Decision",
+    "GlobalNormClip",
     "GradientHistory",
     "GradientRecorder",
     "NonFiniteNormError",
     "PhaseResult",
+    "Policy",
+    "PolicyTrace",
     "RNNResult",
+    "SkipAboveThreshold",
     "SpectrumResult",
+    "SpikeDetection",
     "Trainer",
     "TrainerSettings",
     "TrainingHistory",
+    "ZClip",
     "chain_gradients",
     "cliff_descent",
     "cliff_descents",
@@ -84,6 +105,7 @@ __all__ = [
     "phase_diagram",
     "regression_data",
     "rnn_gradients",
+    "run_policy",
     "train",
     "train_pair",
 ]
