@@ -25,7 +25,12 @@ from explorer.core.clip import (
     clip_in_place,
 )
 from explorer.core.meanfield import PhaseResult, mean_field_chi, phase_diagram
-from explorer.core.monitor import GradientHistory, GradientRecorder, gradient_norms
+from explorer.core.monitor import (
+    GradientHistory,
+    GradientRecorder,
+    NonfiniteGradient,
+    gradient_norms,
+)
 from explorer.core.nets import ACTIVATIONS, DTYPES, INITS
 from explorer.core.policies import (
     ACTIONS,
@@ -80,6 +85,7 @@ __all__ = [
     "GradientHistory",
     "GradientRecorder",
     "NonFiniteNormError",
+    "NonfiniteGradient",
     "PhaseResult",
     "Policy",
     "PolicyTrace",

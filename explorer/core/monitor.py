@@ -15,27 +15,55 @@ method it also clips, in place and with torch's semantics, so it can replace a l
         recorder.record(loss)
         optimizer.step()
     history = recorder.history()  # draw with explorer.plots.CurvesView and run_curves
+    recorder.save("run.npz")      # GradientHistory.load("run.npz") reads it back
+
+Norms are taken in one batched pass, as ``clip_grad_norm_`` takes them: the tensors are grouped by
+device and dtype and each group's norms come from ``torch._foreach_norm``; the global norm is the
+norm of the stacked per-tensor norms, in torch's group order, so it equals what
+``clip_grad_norm_`` returns to the bit.
+
+Given ``optimizer=``, the recorder also measures each tensor's update norm ||θ_after − θ_before||
+around the ``optimizer.step()`` that follows a ``record()`` (optimizer step hooks; the difference
+is taken in each parameter's dtype). Memory: one copy of the watched parameters, made at the first
+step and reused (``close()`` frees it and removes the hooks). ``first_nonfinite`` names the first
+tensor whose gradient held an inf or NaN: the step, the parameter, and its module.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import SupportsFloat, TypeAlias
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import IO, SupportsFloat, TypeAlias, cast
 
 import numpy as np
 import torch
+from torch.utils._foreach_utils import _group_tensors_by_device_and_dtype
+from torch.utils.hooks import RemovableHandle
 
 from explorer.core._types import BoolArray, FloatArray
 from explorer.core._validate import MAX_THRESHOLD, check_choice, check_float
-from explorer.core.clip import METHODS, clip_in_place
+from explorer.core.clip import METHODS, TORCH_EPS, clip_in_place
 
 # What GradientRecorder watches: a module (its parameters that require grad), one tensor, or
 # tensors, named or not (named ones as ``model.named_parameters()`` gives them).
 Parameters: TypeAlias = (
     torch.nn.Module | torch.Tensor | Iterable[torch.Tensor] | Iterable[tuple[str, torch.Tensor]]
 )
+
+
+@dataclass(frozen=True)
+class NonfiniteGradient:
+    """The first tensor whose gradient held an inf or NaN: where a blow-up shows first.
+
+    Within that step, the first such tensor in parameter order (``names`` lists them all)."""
+
+    step: int
+    name: str  # the parameter's name, as named_parameters() gives it
+    module: str  # the qualified name of the submodule that owns it ("" for the root module)
+    module_type: str  # that submodule's class name ("" when the recorder was not given a module)
+    names: tuple[str, ...]  # every tensor whose gradient was non-finite at that step
 
 
 @dataclass(frozen=True)
@@ -46,7 +74,13 @@ class GradientHistory:
     returns it; ``grad_norms_after`` the same after clipping (equal when nothing clips).
     ``param_norms`` are the weights' norms when the gradient was taken. ``clip_coefficients`` is
     the multiplier clipping applied to each tensor (1 when not clipping; NaN for "value" and
-    "agc", which do not scale whole tensors).
+    "agc", which do not scale whole tensors). ``update_norms`` is each tensor's update norm
+    ||Δθ|| made by the optimizer step after the record (NaN where it was not measured: no
+    ``optimizer=`` given, or no step taken). ``shapes``, ``modules`` (each tensor's owning
+    submodule, "" for the root) and ``module_types`` (its class name, "" when unknown) describe
+    the tensors; ``first_nonfinite`` is the first tensor whose gradient held an inf or NaN.
+    ``save(path)`` and ``GradientHistory.load(path)`` write and read it as a portable .npz file
+    (explorer.core.recording describes the format).
     """
 
     names: tuple[str, ...]
@@ -60,6 +94,30 @@ class GradientHistory:
     clipped: BoolArray  # (steps,) bool: clipping changed the gradient at this step
     clip_method: str | None
     clip_threshold: float | None
+    update_norms: FloatArray = field(default_factory=lambda: np.empty((0, 0)))  # (steps, tensors)
+    shapes: tuple[tuple[int, ...], ...] = ()
+    modules: tuple[str, ...] = ()
+    module_types: tuple[str, ...] = ()
+    first_nonfinite: NonfiniteGradient | None = None
+
+    def __post_init__(self) -> None:
+        """Update norms that were not given are unknown: NaN, one per step and tensor."""
+        if self.update_norms.size == 0 and self.param_grad_norms.size != 0:
+            unknown = np.full(self.param_grad_norms.shape, np.nan)
+            object.__setattr__(self, "update_norms", unknown)  # the frozen dataclass's own way
+
+    def save(self, path: str | os.PathLike[str] | IO[bytes]) -> None:
+        """Write this history to ``path`` (a file name or a binary file) as a .npz recording."""
+        from explorer.core.recording import save_history
+
+        save_history(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | IO[bytes]) -> GradientHistory:
+        """Read a recording that ``save`` wrote; a file that is not one raises ValueError."""
+        from explorer.core.recording import load_history
+
+        return load_history(path)
 
     @property
     def steps(self) -> int:
@@ -116,6 +174,63 @@ def _named_parameters(source: object) -> list[tuple[str, torch.Tensor]]:
     return named
 
 
+# Tensors grouped as clip_grad_norm_ groups them: (device, dtype) -> (tensors, their positions)
+Groups: TypeAlias = dict[tuple[torch.device, torch.dtype], tuple[list[torch.Tensor], list[int]]]
+
+
+def _groups(tensors: Sequence[torch.Tensor]) -> Groups:
+    """The tensors grouped by device and dtype, in torch's group order, with their positions."""
+    if not tensors:
+        return {}
+    grouped = _group_tensors_by_device_and_dtype([list(tensors)], with_indices=True)
+    # torch types the groups as lists of Optional[Tensor]; given only tensors it returns tensors
+    return {
+        key: (cast(list[torch.Tensor], group), indices)
+        for key, ((group,), indices) in grouped.items()
+    }
+
+
+def _norms(grads: Groups, weights: Groups) -> tuple[list[torch.Tensor], list[int], torch.Tensor]:
+    """Every gradient's and weight's norm, and clip_grad_norm_'s global norm.
+
+    One ``torch._foreach_norm`` call per device and dtype measures that group's gradients and
+    weights together. Returns the norms in group order, where each belongs (gradient i at i,
+    weight i at ``len(gradients) + i``, positions as listed when grouped) and the global norm: the
+    2-norm of the stacked gradient norms in torch's group order (tensor(0.) without any)."""
+    offset = sum(len(group) for group, _ in grads.values())
+    norms: list[torch.Tensor] = []
+    places: list[int] = []
+    of_grads: list[torch.Tensor] = []
+    for key in [*grads, *(key for key in weights if key not in grads)]:
+        grad_group, grad_places = grads.get(key, ([], []))
+        weight_group, weight_places = weights.get(key, ([], []))
+        measured = torch._foreach_norm([*grad_group, *weight_group], 2.0)
+        norms.extend(measured)
+        of_grads.extend(measured[: len(grad_group)])
+        places.extend(grad_places)
+        places.extend(offset + place for place in weight_places)
+    return norms, places, _total(of_grads, len(grads) > 1)
+
+
+def _total(norms: list[torch.Tensor], devices: bool = True) -> torch.Tensor:
+    """torch's total: vector_norm of the stacked norms, moved to the first one's device (only
+    needed when there are several groups)."""
+    if not norms:
+        return torch.tensor(0.0)
+    if devices:
+        norms = [norm.to(norms[0].device) for norm in norms]
+    total: torch.Tensor = torch.linalg.vector_norm(torch.stack(norms), 2.0)
+    return total
+
+
+def _grad_total(grads: Groups) -> torch.Tensor:
+    """The global norm of the grouped gradients, as clip_grad_norm_ computes it."""
+    norms: list[torch.Tensor] = []
+    for group, _ in grads.values():
+        norms.extend(torch._foreach_norm(group, 2.0))
+    return _total(norms, len(grads) > 1)
+
+
 def gradient_norms(tensors: Iterable[torch.Tensor]) -> tuple[float, FloatArray]:
     """(global L2 norm, norm of each tensor's gradient), as ``clip_grad_norm_`` measures them.
 
@@ -124,14 +239,29 @@ def gradient_norms(tensors: Iterable[torch.Tensor]) -> tuple[float, FloatArray]:
     present = [g.detach() for g in grads if g is not None]
     if not present:
         return 0.0, np.zeros(len(grads))
-    norms = [torch.linalg.vector_norm(g, 2.0) for g in present]
-    values = torch.stack([*norms, torch.linalg.vector_norm(torch.stack(norms), 2.0)]).tolist()
-    per_tensor = iter(values[:-1])
-    return values[-1], np.array([next(per_tensor) if g is not None else 0.0 for g in grads])
+    with torch.no_grad():
+        norms, places, total = _norms(_groups(present), {})
+        values = torch.stack([*norms, total]).tolist()
+    per_tensor = np.zeros(len(present))
+    per_tensor[places] = values[:-1]
+    full = np.zeros(len(grads))
+    full[[g is not None for g in grads]] = per_tensor
+    return values[-1], full
+
+
+def _owners(source: object, names: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Each parameter's owning submodule: its qualified name and class name ("" if unknown)."""
+    modules = tuple(name.rpartition(".")[0] for name in names)
+    if not isinstance(source, torch.nn.Module):
+        return modules, ("",) * len(names)
+    return modules, tuple(type(source.get_submodule(module)).__name__ for module in modules)
 
 
 class GradientRecorder:
-    """Records gradient norms (and optionally clips) at each step of any torch training loop."""
+    """Records gradient norms (and optionally clips) at each step of any torch training loop.
+
+    ``optimizer``, if given, is the optimizer that steps these parameters: the recorder hooks
+    its ``step()`` to measure each tensor's update norm (one copy of the parameters' memory)."""
 
     def __init__(
         self,
@@ -139,10 +269,13 @@ class GradientRecorder:
         *,
         clip_method: str | None = None,
         clip_threshold: float | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
     ) -> None:
         named = _named_parameters(parameters)
         self.names = tuple(name for name, _ in named)
         self.parameters = [p for _, p in named]
+        self.shapes = tuple(tuple(p.shape) for p in self.parameters)
+        self.modules, self.module_types = _owners(parameters, self.names)
         # (method, threshold) when clipping: a method always comes with its checked threshold
         self._clipping: tuple[str, float] | None = None
         if clip_method is not None:
@@ -150,10 +283,24 @@ class GradientRecorder:
                 check_choice("clip_method", clip_method, METHODS),
                 check_float("clip_threshold", clip_threshold, 0.0, MAX_THRESHOLD, low_open=True),
             )
-        self._rows: list[list[float]] = []
+        if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+            raise ValueError(
+                f"optimizer must be a torch.optim.Optimizer or None, got {type(optimizer).__name__}"
+            )
+        self._rows: list[FloatArray] = []
         self._coefficients: list[FloatArray] = []
         self._clipped: list[bool] = []
         self._loss_given: list[bool] = []
+        self._updates: list[list[float] | None] = []  # per step: update norms, None: not measured
+        self._first_nonfinite: NonfiniteGradient | None = None
+        self._snapshot: list[torch.Tensor] | None = None  # the weights before the step
+        self._update_pending = False  # a record() whose optimizer step is not measured yet
+        self._hooks: list[RemovableHandle] = []
+        if optimizer is not None:
+            self._hooks = [
+                optimizer.register_step_pre_hook(self._before_step),
+                optimizer.register_step_post_hook(self._after_step),
+            ]
 
     @property
     def clip_method(self) -> str | None:
@@ -168,32 +315,119 @@ class GradientRecorder:
     def __len__(self) -> int:
         return len(self._rows)
 
+    @property
+    def first_nonfinite(self) -> NonfiniteGradient | None:
+        """The first tensor whose gradient held an inf or NaN (None: none so far)."""
+        return self._first_nonfinite
+
     def record(self, loss: SupportsFloat | None = None) -> float:
         """Measure this step's gradients (after ``backward``), clip them in place if a clip method
         was given, and return the global norm before clipping."""
         if isinstance(loss, torch.Tensor):
             loss = loss.detach()
         loss_value = math.nan if loss is None else float(loss)
-        before, per_tensor = gradient_norms(self.parameters)
+        grads = [p.grad for p in self.parameters]
+        present = [index for index, grad in enumerate(grads) if grad is not None]
+        count = len(self.parameters)
         with torch.no_grad():
-            weights = torch.stack([torch.linalg.vector_norm(p.detach()) for p in self.parameters])
-        coefficients = np.ones(len(self.parameters))
-        clipped = False
-        after = before
-        if self._clipping is not None:
-            method, threshold = self._clipping
-            grads = [p.grad for p in self.parameters if p.grad is not None]
-            params = [p for p in self.parameters if p.grad is not None]
-            if grads:
-                applied, clipped_tensors = clip_in_place(grads, method, threshold, params)
-                coefficients[[p.grad is not None for p in self.parameters]] = applied
-                clipped = bool(clipped_tensors.any())
-                after = gradient_norms(self.parameters)[0] if clipped else before
-        self._rows.append([loss_value, before, after, *per_tensor, *weights.tolist()])
+            grouped = _groups([grad for grad in grads if grad is not None])
+            norms, places, total = _norms(grouped, _groups(self.parameters))
+            # one conversion for every number (stack widens mixed dtypes exactly)
+            values = torch.stack([*norms, total]).tolist()
+            before = float(values[-1])
+            if not math.isfinite(before) and self._first_nonfinite is None:
+                self._find_nonfinite()
+            coefficients, clipped = self._clip(grouped, total, present)
+            after = float(_grad_total(grouped)) if clipped else before
+        measured = np.zeros(len(present) + count)  # gradients present, then every weight
+        measured[places] = values[:-1]
+        row = np.empty(3 + 2 * count)
+        row[:3] = loss_value, before, after
+        row[3 : 3 + count] = 0.0  # a gradient that is None counts as zero, as in torch
+        row[3:][present] = measured[: len(present)]
+        row[3 + count :] = measured[len(present) :]
+        self._rows.append(row)
         self._coefficients.append(coefficients)
         self._clipped.append(clipped)
         self._loss_given.append(loss is not None)
+        self._updates.append(None)
+        self._update_pending = True
         return before
+
+    def _clip(
+        self, grads: Groups, total: torch.Tensor, present: list[int]
+    ) -> tuple[FloatArray, bool]:
+        """Clip the gradients in place; return each tensor's multiplier and whether any changed.
+
+        Global-norm clipping reuses the norm just measured and multiplies as clip_grad_norm_
+        does (coefficient t / (norm + 1e-6) clamped to 1, always applied); the other methods
+        go through ``clip_in_place``."""
+        coefficients = np.ones(len(self.parameters))
+        if self._clipping is None or not grads:
+            return coefficients, False
+        method, threshold = self._clipping
+        if method == "global_norm":
+            coefficient = torch.clamp(threshold / (total + TORCH_EPS), max=1.0)
+            for (device, _), (group, _) in grads.items():
+                torch._foreach_mul_(group, coefficient.to(device))
+            value = float(coefficient)
+            coefficients[present] = value
+            return coefficients, value != 1.0
+        params = [self.parameters[index] for index in present]
+        applied, clipped = clip_in_place(
+            [p.grad for p in params if p.grad is not None], method, threshold, params
+        )
+        coefficients[present] = applied
+        return coefficients, bool(clipped.any())
+
+    def _find_nonfinite(self) -> None:
+        """Name the tensors whose gradient holds an inf or NaN at this step (before clipping)."""
+        bad = [
+            index
+            for index, p in enumerate(self.parameters)
+            if p.grad is not None and not bool(torch.isfinite(p.grad).all())
+        ]
+        if bad:  # else a finite gradient overflowed the norm: no tensor to name
+            first = bad[0]
+            self._first_nonfinite = NonfiniteGradient(
+                step=len(self._rows),
+                name=self.names[first],
+                module=self.modules[first],
+                module_type=self.module_types[first],
+                names=tuple(self.names[index] for index in bad),
+            )
+
+    def _before_step(self, *_: object) -> None:
+        """Optimizer pre-step hook: keep the weights a recorded step is about to change."""
+        if not self._update_pending:
+            return
+        with torch.no_grad():
+            if self._snapshot is None:
+                self._snapshot = [p.detach().clone() for p in self.parameters]
+            else:
+                torch._foreach_copy_(self._snapshot, [p.detach() for p in self.parameters])
+
+    def _after_step(self, *_: object) -> None:
+        """Optimizer post-step hook: each tensor's update norm ||θ_before − θ_after||."""
+        if not self._update_pending or self._snapshot is None:
+            return
+        self._update_pending = False
+        with torch.no_grad():
+            torch._foreach_sub_(self._snapshot, [p.detach() for p in self.parameters])
+            norms = torch._foreach_norm(self._snapshot, 2.0)
+            self._updates[-1] = torch.stack(list(norms)).tolist()
+
+    def close(self) -> None:
+        """Remove the optimizer hooks and free the weight copy (the records stay)."""
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks = []
+        self._snapshot = None
+        self._update_pending = False
+
+    def save(self, path: str | os.PathLike[str] | IO[bytes]) -> None:
+        """Write what was recorded so far to ``path`` as a .npz recording (GradientHistory.save)."""
+        self.history().save(path)
 
     def history(self) -> GradientHistory:
         """What was recorded so far, as arrays."""
@@ -211,4 +445,12 @@ class GradientRecorder:
             clipped=np.array(self._clipped, dtype=bool),
             clip_method=self.clip_method,
             clip_threshold=self.clip_threshold,
+            update_norms=np.array(
+                [[math.nan] * count if row is None else row for row in self._updates],
+                dtype=np.float64,
+            ).reshape(-1, count),
+            shapes=self.shapes,
+            modules=self.modules,
+            module_types=self.module_types,
+            first_nonfinite=self._first_nonfinite,
         )
