@@ -34,7 +34,7 @@ from explorer.panels import (
     SpectrumPanel,
     TrainingPanel,
 )
-from explorer.panels.base import fill_tooltips
+from explorer.panels.base import fill_tooltips, status_html
 from explorer.panels.faults import Heartbeat, keep_faults_in_kernel
 from explorer.panels.lesson_link import LessonLinkMaker, View
 from explorer.panels.link import (
@@ -45,7 +45,6 @@ from explorer.panels.link import (
     link_query,
     parse_link,
 )
-from explorer.plots.style import STATUS_COLOURS
 from explorer.serving.query import PREHEATED, query_string
 
 log = logging.getLogger(__name__)
@@ -314,9 +313,4 @@ class App(widgets.VBox):
     def _say(self, notes: list[str]) -> None:
         """The app's status line: what a link could not do ("" when all went well)."""
         message = " ".join(dict.fromkeys(notes))
-        self.status.value = (
-            f'<span role="status" style="color:{STATUS_COLOURS["warning"]}">'
-            f"{html.escape(message)}</span>"
-            if message
-            else ""
-        )
+        self.status.value = status_html(message, "warning") if message else ""

@@ -547,10 +547,7 @@ class Panel(widgets.VBox, Generic[R]):
 
     # -- helpers ----------------------------------------------------------------------------
     def set_status(self, message: str, level: str = "ok") -> None:
-        colour = STATUS_COLOURS[level]
-        self.status.value = (
-            f'<span role="status" style="color:{colour}">{html.escape(message)}</span>'
-        )
+        self.status.value = status_html(message, level)
 
     def warn(self, message: str) -> None:
         """Say ``message`` in the status line as a warning."""
@@ -579,6 +576,12 @@ class Panel(widgets.VBox, Generic[R]):
             yield was_quiet
         finally:
             self._quiet = was_quiet
+
+
+def status_html(message: str, level: str = "ok") -> str:
+    """A status line: ``message``, escaped, in the colour of ``level`` (see STATUS_COLOURS)."""
+    colour = STATUS_COLOURS[level]
+    return f'<span role="status" style="color:{colour}">{html.escape(message)}</span>'
 
 
 def _tampered(control: widgets.ValueWidget, bounds: Bounds) -> bool:
