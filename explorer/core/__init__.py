@@ -44,6 +44,8 @@ from explorer.core.policies import (
     ZClip,
     run_policy,
 )
+from explorer.core.replay import LIMITS as REPLAY_LIMITS
+from explorer.core.replay import PolicyReplay, Replay, replay_clipping
 from explorer.core.rnn import CELLS, RNN_INITS, RNNResult, rnn_gradients
 from explorer.core.spectrum import NETWORKS, SpectrumResult, jacobian_spectra, jacobian_spectrum
 from explorer.core.train import (
@@ -71,6 +73,7 @@ __all__ = [
     "NETWORKS",
     "NORM_METHODS",
     "OPTIMIZERS",
+    "REPLAY_LIMITS",
     "RNN_INITS",
     "SCENARIOS",
     "SCENARIO_DEFAULTS",
@@ -88,8 +91,10 @@ __all__ = [
     "NonfiniteGradient",
     "PhaseResult",
     "Policy",
+    "PolicyReplay",
     "PolicyTrace",
     "RNNResult",
+    "Replay",
     "SkipAboveThreshold",
     "SpectrumResult",
     "SpikeDetection",
@@ -110,6 +115,7 @@ __all__ = [
     "mean_field_chi",
     "phase_diagram",
     "regression_data",
+    "replay_clipping",
     "rnn_gradients",
     "run_policy",
     "train",

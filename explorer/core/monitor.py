@@ -27,6 +27,13 @@ around the ``optimizer.step()`` that follows a ``record()`` (optimizer step hook
 is taken in each parameter's dtype). Memory: one copy of the watched parameters, made at the first
 step and reused (``close()`` frees it and removes the hooks). ``first_nonfinite`` names the first
 tensor whose gradient held an inf or NaN: the step, the parameter, and its module.
+
+Given ``policy=`` (a policy of ``explorer.core.policies``: spike detection, ZClip, AutoClip, a
+skip limit, a fixed threshold) instead of a clip method, the recorder runs that policy live on
+each step's global norm: a "clip" multiplies every gradient by the policy's multiplier, and a
+"skip" sets every gradient to None, so that a torch optimizer's ``step()`` leaves the weights and
+its own state (momentum, Adam's moments and step count) as they were: torch's optimizers pass over
+a parameter without a gradient. ``recorder.decision`` is the last step's ``Decision``.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from torch.utils.hooks import RemovableHandle
 from explorer.core._types import BoolArray, FloatArray
 from explorer.core._validate import MAX_THRESHOLD, check_choice, check_float
 from explorer.core.clip import METHODS, TORCH_EPS, clip_in_place
+from explorer.core.policies import Decision, Policy, PolicyState
 
 # What GradientRecorder watches: a module (its parameters that require grad), one tensor, or
 # tensors, named or not (named ones as ``model.named_parameters()`` gives them).
@@ -76,11 +84,12 @@ class GradientHistory:
     the multiplier clipping applied to each tensor (1 when not clipping; NaN for "value" and
     "agc", which do not scale whole tensors). ``update_norms`` is each tensor's update norm
     ||Δθ|| made by the optimizer step after the record (NaN where it was not measured: no
-    ``optimizer=`` given, or no step taken). ``shapes``, ``modules`` (each tensor's owning
-    submodule, "" for the root) and ``module_types`` (its class name, "" when unknown) describe
-    the tensors; ``first_nonfinite`` is the first tensor whose gradient held an inf or NaN.
-    ``save(path)`` and ``GradientHistory.load(path)`` write and read it as a portable .npz file
-    (explorer.core.recording describes the format).
+    ``optimizer=`` given, or no step taken). ``skipped`` marks the steps whose update a live
+    ``policy`` (its label) skipped: their gradients were dropped. ``shapes``, ``modules`` (each
+    tensor's owning submodule, "" for the root) and ``module_types`` (its class name, "" when
+    unknown) describe the tensors; ``first_nonfinite`` is the first tensor whose gradient held
+    an inf or NaN. ``save(path)`` and ``GradientHistory.load(path)`` write and read it as a
+    portable .npz file (explorer.core.recording describes the format).
     """
 
     names: tuple[str, ...]
@@ -95,16 +104,22 @@ class GradientHistory:
     clip_method: str | None
     clip_threshold: float | None
     update_norms: FloatArray = field(default_factory=lambda: np.empty((0, 0)))  # (steps, tensors)
+    skipped: BoolArray = field(default_factory=lambda: np.empty(0, dtype=bool))  # (steps,) bool
+    policy: str | None = None  # the label of the policy run live (clip_method is then None)
     shapes: tuple[tuple[int, ...], ...] = ()
     modules: tuple[str, ...] = ()
     module_types: tuple[str, ...] = ()
     first_nonfinite: NonfiniteGradient | None = None
 
     def __post_init__(self) -> None:
-        """Update norms that were not given are unknown: NaN, one per step and tensor."""
+        """Update norms that were not given are unknown (NaN, one per step and tensor); skips
+        that were not given did not happen."""
+        # object.__setattr__ is the frozen dataclass's own way to fill a field in
         if self.update_norms.size == 0 and self.param_grad_norms.size != 0:
             unknown = np.full(self.param_grad_norms.shape, np.nan)
-            object.__setattr__(self, "update_norms", unknown)  # the frozen dataclass's own way
+            object.__setattr__(self, "update_norms", unknown)
+        if self.skipped.size == 0 and self.grad_norms.size != 0:
+            object.__setattr__(self, "skipped", np.zeros(self.grad_norms.shape, dtype=bool))
 
     def save(self, path: str | os.PathLike[str] | IO[bytes]) -> None:
         """Write this history to ``path`` (a file name or a binary file) as a .npz recording."""
@@ -257,11 +272,31 @@ def _owners(source: object, names: Sequence[str]) -> tuple[tuple[str, ...], tupl
     return modules, tuple(type(source.get_submodule(module)).__name__ for module in modules)
 
 
+def _check_policy(policy: object, clip_method: str | None) -> Policy | None:
+    """``policy`` if it is one (something with a ``start()`` and a ``label``) and no clip method
+    was given too."""
+    if policy is None:
+        return None
+    if not (
+        callable(getattr(policy, "start", None)) and isinstance(getattr(policy, "label", None), str)
+    ):
+        raise ValueError(
+            "policy must be None or a clipping policy of explorer.core.policies"
+            " (GlobalNormClip, SpikeDetection, ZClip, AutoClip, SkipAboveThreshold),"
+            f" got {policy!r}"
+        )
+    if clip_method is not None:
+        raise ValueError("give clip_method or policy, not both: a policy makes its own clipping")
+    return cast(Policy, policy)
+
+
 class GradientRecorder:
     """Records gradient norms (and optionally clips) at each step of any torch training loop.
 
     ``optimizer``, if given, is the optimizer that steps these parameters: the recorder hooks
-    its ``step()`` to measure each tensor's update norm (one copy of the parameters' memory)."""
+    its ``step()`` to measure each tensor's update norm (one copy of the parameters' memory).
+    ``clip_method`` and ``clip_threshold`` clip as ``explorer.core.clip`` does; ``policy``
+    instead runs a clipping policy live (see the module's docstring): give one or the other."""
 
     def __init__(
         self,
@@ -270,6 +305,7 @@ class GradientRecorder:
         clip_method: str | None = None,
         clip_threshold: float | None = None,
         optimizer: torch.optim.Optimizer | None = None,
+        policy: Policy | None = None,
     ) -> None:
         named = _named_parameters(parameters)
         self.names = tuple(name for name, _ in named)
@@ -283,6 +319,9 @@ class GradientRecorder:
                 check_choice("clip_method", clip_method, METHODS),
                 check_float("clip_threshold", clip_threshold, 0.0, MAX_THRESHOLD, low_open=True),
             )
+        self.policy = _check_policy(policy, clip_method)
+        self._policy_state: PolicyState | None = None if policy is None else policy.start()
+        self.decision: Decision | None = None  # the last step's decision when running a policy
         if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
             raise ValueError(
                 f"optimizer must be a torch.optim.Optimizer or None, got {type(optimizer).__name__}"
@@ -290,6 +329,7 @@ class GradientRecorder:
         self._rows: list[FloatArray] = []
         self._coefficients: list[FloatArray] = []
         self._clipped: list[bool] = []
+        self._skipped: list[bool] = []
         self._loss_given: list[bool] = []
         self._updates: list[list[float] | None] = []  # per step: update norms, None: not measured
         self._first_nonfinite: NonfiniteGradient | None = None
@@ -337,8 +377,13 @@ class GradientRecorder:
             before = float(values[-1])
             if not math.isfinite(before) and self._first_nonfinite is None:
                 self._find_nonfinite()
-            coefficients, clipped = self._clip(grouped, total, present)
-            after = float(_grad_total(grouped)) if clipped else before
+            if self._policy_state is None:
+                coefficients, clipped = self._clip(grouped, total, present)
+            else:
+                coefficients, clipped = self._follow_policy(grouped, before)
+            skipped = self.decision is not None and self.decision.action == "skip"
+            after = float(_grad_total(grouped)) if clipped and not skipped else before
+            after = 0.0 if skipped else after
         measured = np.zeros(len(present) + count)  # gradients present, then every weight
         measured[places] = values[:-1]
         row = np.empty(3 + 2 * count)
@@ -349,6 +394,7 @@ class GradientRecorder:
         self._rows.append(row)
         self._coefficients.append(coefficients)
         self._clipped.append(clipped)
+        self._skipped.append(skipped)
         self._loss_given.append(loss is not None)
         self._updates.append(None)
         self._update_pending = True
@@ -379,6 +425,22 @@ class GradientRecorder:
         )
         coefficients[present] = applied
         return coefficients, bool(clipped.any())
+
+    def _follow_policy(self, grads: Groups, norm: float) -> tuple[FloatArray, bool]:
+        """Run the policy on this step's global norm: scale the gradients by its multiplier, or
+        drop them (set to None) when it skips. Returns each tensor's multiplier and whether the
+        gradient changed."""
+        assert self._policy_state is not None  # record() calls this only with a policy
+        decision = self._policy_state.decide(norm)
+        self.decision = decision
+        if decision.action == "skip":
+            for parameter in self.parameters:
+                parameter.grad = None
+        elif decision.action == "clip":
+            for group, _ in grads.values():
+                torch._foreach_mul_(group, decision.multiplier)
+        coefficients = np.full(len(self.parameters), decision.multiplier)
+        return coefficients, decision.action != "none"
 
     def _find_nonfinite(self) -> None:
         """Name the tensors whose gradient holds an inf or NaN at this step (before clipping)."""
@@ -443,6 +505,8 @@ class GradientRecorder:
             param_norms=rows[:, 3 + count :],
             clip_coefficients=np.array(self._coefficients, dtype=np.float64).reshape(-1, count),
             clipped=np.array(self._clipped, dtype=bool),
+            skipped=np.array(self._skipped, dtype=bool),
+            policy=None if self.policy is None else self.policy.label,
             clip_method=self.clip_method,
             clip_threshold=self.clip_threshold,
             update_norms=np.array(

@@ -17,11 +17,13 @@ these arrays, with T steps and K tensors:
 | ``param_norms`` | float64 | (T, K) | each tensor's weight norm |
 | ``clip_coefficients`` | float64 | (T, K) | the clip multiplier (NaN for value and AGC clipping) |
 | ``clipped`` | bool | (T,) | whether clipping changed the gradient |
+| ``skipped`` | bool | (T,) | whether a live policy skipped the update |
 | ``update_norms`` | float64 | (T, K) | each tensor's update norm, NaN where not measured |
 
 ``metadata`` is a JSON object: ``format`` ("gradient-explorer-recording"), ``version`` (1),
 ``names``, ``shapes`` (lists of ints), ``modules`` and ``module_types`` (K strings each),
-``clip_method`` and ``clip_threshold`` (null when not clipping) and ``first_nonfinite`` (null or
+``clip_method`` and ``clip_threshold`` (null when not clipping), ``policy`` (the label of a
+policy run live, or null) and ``first_nonfinite`` (null or
 an object with ``step``, ``name``, ``module``, ``module_type`` and ``names``).
 """
 
@@ -43,9 +45,9 @@ if TYPE_CHECKING:
 
 FORMAT = "gradient-explorer-recording"
 VERSION = 1
-STEP_ARRAYS = ("losses", "loss_given", "grad_norms", "grad_norms_after", "clipped")
+STEP_ARRAYS = ("losses", "loss_given", "grad_norms", "grad_norms_after", "clipped", "skipped")
 TENSOR_ARRAYS = ("param_grad_norms", "param_norms", "clip_coefficients", "update_norms")
-BOOL_ARRAYS = ("loss_given", "clipped")
+BOOL_ARRAYS = ("loss_given", "clipped", "skipped")
 
 File = str | os.PathLike[str] | IO[bytes]
 
@@ -62,6 +64,7 @@ def save_history(history: GradientHistory, path: File) -> None:
         "module_types": list(history.module_types),
         "clip_method": history.clip_method,
         "clip_threshold": history.clip_threshold,
+        "policy": history.policy,
         "first_nonfinite": None
         if found is None
         else {
@@ -183,6 +186,13 @@ def _clipping(metadata: dict[str, object]) -> tuple[str | None, float | None]:
     return str(method), float(threshold)
 
 
+def _policy(metadata: dict[str, object]) -> str | None:
+    label = metadata.get("policy")
+    if label is not None and not isinstance(label, str):
+        raise _Refused(f"metadata 'policy' {label!r} is not null or a policy's label")
+    return label
+
+
 def _arrays(
     arrays: dict[str, npt.NDArray[np.generic]], count: int
 ) -> dict[str, npt.NDArray[np.generic]]:
@@ -220,6 +230,8 @@ def _history(
         param_norms=floats["param_norms"],
         clip_coefficients=floats["clip_coefficients"],
         clipped=bools["clipped"],
+        skipped=bools["skipped"],
+        policy=_policy(metadata),
         clip_method=clip_method,
         clip_threshold=clip_threshold,
         update_norms=floats["update_norms"],
