@@ -31,6 +31,7 @@ from explorer.panels import (
     Panel,
     PhasePanel,
     RNNPanel,
+    RunPanel,
     SpectrumPanel,
     TrainingPanel,
 )
@@ -68,6 +69,7 @@ PANELS: tuple[PanelClass, ...] = (
     ClipPanel,
     CliffPanel,
     TrainingPanel,
+    RunPanel,
 )
 PROJECTOR_CLASS = "ge-projector"  # the App's CSS class in projector mode (link.css)
 
@@ -268,6 +270,7 @@ class App(widgets.VBox):
                 ]
                 raise
             panel.navigate = self.open_tab
+            panel.find = self.panels.get
             panel.hide(hidden_in(key, self.lesson.hide))
             panel.set_projector(self.projector.value)
             panel.on_state_change(self.update_link)

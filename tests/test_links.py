@@ -188,7 +188,7 @@ def test_the_lesson_maker_makes_the_link_that_opens_the_lesson() -> None:
     app.teacher.selected_index = 0  # opened: built now
     maker = app.maker
     assert maker is not None
-    for key in ("spectra", "phase", "clipping", "cliff", "training"):
+    for key in ("spectra", "phase", "clipping", "cliff", "training", "run"):
         maker.tab_boxes[key].value = False
     maker.hide_boxes["recurrent.seed"].value = True
     maker.projector.value = True

@@ -179,6 +179,7 @@ def replay_clipping(history: GradientHistory, policies: Sequence[Policy]) -> Rep
 
 
 def total_movement(update_norms: FloatArray) -> float:
-    """The path length of a run's weights: the sum of its update norms (NaN if one is unknown,
-    inf if one is inf)."""
-    return math.fsum(update_norms.tolist()) if update_norms.size else 0.0
+    """The path length of a run's weights over the steps whose update is known: the sum of its
+    update norms, NaN ones (not measured) left out; NaN if none is known, inf if one is inf."""
+    known = update_norms[~np.isnan(update_norms)]
+    return math.fsum(known.tolist()) if known.size else math.nan

@@ -330,6 +330,7 @@ class Trainer:
             self.model,
             clip_method=self.settings["clip_method"],
             clip_threshold=self.settings["clip_threshold"],
+            optimizer=self.optimizer,  # each step's update norms
         )
         self.steps_done = 0
         self.stop_reason = "running"

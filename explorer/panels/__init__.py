@@ -6,6 +6,7 @@ from explorer.panels.cliff import CliffPanel
 from explorer.panels.clip import ClipPanel
 from explorer.panels.phase import PhasePanel
 from explorer.panels.rnn import RNNPanel
+from explorer.panels.run import RunPanel
 from explorer.panels.spectrum import SpectrumPanel
 from explorer.panels.train import TrainingPanel
 
@@ -17,6 +18,7 @@ __all__ = [
     "Panel",
     "PhasePanel",
     "RNNPanel",
+    "RunPanel",
     "SpectrumPanel",
     "TrainingPanel",
 ]

@@ -103,6 +103,8 @@ class Panel(widgets.VBox, Generic[R]):
             self.preset.observe(self._on_preset_menu, names="value")
         self.result: R | None = None
         self.navigate: Navigate | None = None  # set by the App: open another tab with a state
+        # set by the App: another tab's panel if it is built (the Training lab's last run)
+        self.find: Callable[[str], Panel[Any] | None] | None = None
         self.readout = widgets.HTML(layout=widgets.Layout(margin="0 0 0 8px"))
         self.status = widgets.HTML(layout=widgets.Layout(margin="0 0 0 8px"))
         self.readout.add_class("ge-readout")  # for the browser tests, which read what is shown

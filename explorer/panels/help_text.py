@@ -182,6 +182,51 @@ CONTROLS: dict[str, dict[str, str]] = {
             " each tensor's gradient norm (off until a run has ended)"
         ),
     },
+    "run": {
+        "source": (
+            "the recording shown: the example (the Training lab's RNN on the adding problem,"
+            " unclipped, which goes inf/NaN), the Training lab's last runs, or a .npz file"
+            " that GradientRecorder.save wrote, uploaded with the Upload button"
+        ),
+        "sort": (
+            "the order of the heatmap's rows, module groups kept together: the model's own"
+            " order, the largest gradient norm first, the earliest spike first, or the earliest"
+            " inf/NaN first"
+        ),
+        "group": (
+            "how tensors are grouped: by the first parts of their module's name"
+            " (encoder.layers.3 at 3 levels); automatic takes the deepest level with at most 30"
+            " groups"
+        ),
+        "threshold": (
+            "t of the fixed global-norm policy: clip_grad_norm_'s g ← g·min(1, t/(N + 10⁻⁶))"
+        ),
+        "skip_limit": (
+            "the skip policy drops a step's update when N is not below this limit (optax's"
+            " skip_large_updates; Megatron-LM skips inf/NaN steps)"
+        ),
+        "window": (
+            "spike detection (Lightning's SpikeDetection): the running mean m of the last"
+            " accepted norms over this many steps"
+        ),
+        "rtol": (
+            "spike detection: N is a spike when it rose and |N − m| ≥ rtol·|m|; a spike's"
+            " update is skipped"
+        ),
+        "warmup": "steps before spike detection and ZClip act (ZClip's statistics start there)",
+        "z_thresh": (
+            "ZClip (Kumar et al. 2025): clip when z = (N − μ)/σ exceeds this, μ and σ² being"
+            " exponential moving averages of the norm"
+        ),
+        "percentile": (
+            "AutoClip (Seetharaman et al. 2020): the threshold is this percentile of every"
+            " norm seen so far"
+        ),
+        "step": (
+            "a step of the run, shown by the cursors and written out under the figure with"
+            " each policy's decision there"
+        ),
+    },
 }
 
 PRESET = (
@@ -199,6 +244,10 @@ WIDGETS: dict[str, dict[str, str]] = {
     },
     "training": {
         "progress": "the steps trained so far, out of the steps planned",
+    },
+    "run": {
+        "upload": "read a .npz recording that GradientRecorder.save or GradientHistory.save wrote",
+        "reload": "read the chosen run again (the Training lab's newest run, after a new Start)",
     },
 }
 
@@ -459,6 +508,41 @@ NOTES: dict[str, tuple[Note, ...]] = {
             ("‖∇W‖ = ‖∂L/∂W‖₂ of each tensor W, before clipping",),
             f"{_ARTICLE_001} and {_ARTICLE_002}: watch each layer's gradient norm to see where"
             " it explodes.",
+        ),
+    ),
+    "run": (
+        Note(
+            "a recorded run and its replay",
+            (
+                (
+                    "Top, Each tensor's gradient norm at each step",
+                    "x: “step”. One row per parameter tensor, grouped by module (white rules"
+                    " between groups) and sorted as chosen. Colour bar: “log₁₀ ‖∇‖ (red: inf or"
+                    " NaN)”, each tensor's gradient norm before clipping. White ticks: each tensor's first spike. Red dashes:"
+                    " the first step whose loss or gradient is inf or NaN.",
+                ),
+                (
+                    "Middle, Global gradient norm and Loss",
+                    "x: “step”. y: “‖∇L‖”, the global norm N (log scale); red circles: the"
+                    " steps spike detection flags. Right: y: “loss”, as the run gave it (log"
+                    " scale).",
+                ),
+                (
+                    "Bottom, What each policy does",
+                    "One row per policy, the run as it was on top: grey leaves the gradient,"
+                    " blue clips it, purple skips the update. Black triangles: each policy's first"
+                    " step that differs from the run; after it, its own run would have had"
+                    " other norms.",
+                ),
+            ),
+            (
+                "N = ‖(‖g₁‖₂, …, ‖g_k‖₂)‖₂; spike: N rose and |N − m| ≥ rtol·|m|, m the mean of"
+                " the window",
+                "ZClip: z = (N − μ)/σ; AutoClip: t = percentile_p(N₁..N_s); skip: N ≥ limit",
+            ),
+            "Lightning's SpikeDetection; Kumar et al. (2025), ZClip; Seetharaman et al. (2020),"
+            " AutoClip; optax's skip_large_updates; torch's clip_grad_norm_;"
+            f" {_ARTICLE_001} (watch the global and each layer's gradient norm).",
         ),
     ),
 }
