@@ -23,6 +23,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from explorer.core import (
     ACTIONS,
@@ -33,6 +35,7 @@ from explorer.core import (
     ZClip,
     run_policy,
 )
+from explorer.core.policies import linear_percentile
 
 NAN, INF = math.nan, math.inf
 FLAT = [1.0] * 12
@@ -439,3 +442,21 @@ def test_bad_norms_are_named() -> None:
     with pytest.raises(ValueError, match="norm must be a real number >= 0"):
         ZClip().start().decide(-INF)
     assert run_policy(ZClip(), [INF, NAN]).norms.shape == (2,)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.floats(min_value=0.0, max_value=1e300), st.just(math.inf)),
+        min_size=1,
+        max_size=40,
+    ),
+    st.one_of(st.floats(min_value=0.0, max_value=100.0), st.sampled_from([0.0, 50.0, 100.0])),
+)
+def test_linear_percentile_is_numpys_to_the_bit(values: list[float], percentile: float) -> None:
+    """AutoClip's sorted-list percentile against numpy.percentile itself (inf included, where
+    numpy's interpolation gives inf or NaN)."""
+    with np.errstate(invalid="ignore"):  # numpy's inf - inf, as AutoClip's reference meets it
+        expected = float(np.percentile(values, percentile))
+    got = linear_percentile(sorted(values), percentile)
+    assert got == expected or (math.isnan(got) and math.isnan(expected))

@@ -44,6 +44,7 @@ from explorer.panels.controls import (
     int_slider,
     log_slider,
 )
+from explorer.panels.redraw import Redrawer
 from explorer.panels.snippet import snippet_text
 from explorer.panels.written import readout_table
 from explorer.plots.run import ReplayView, RunCurvesView, TensorHeatmapView, movement_text
@@ -150,6 +151,9 @@ class RunPanel(Panel[RunDiagnosis]):
             )
             self.replay_view = ReplayView(self.figure.add_axes((0.24, 0.09, 0.68, 0.16)))
         self.uploaded: tuple[str, GradientHistory] | None = None
+        self._drawn: RunDiagnosis | None = None  # the result the figure shows
+        cursors = [self.heatmap.cursor, *self.curves.cursors, self.replay_view.cursor]
+        self.redrawer = Redrawer(self.figure, cursors)  # a step moved: only the cursors change
         self.step_slider = int_slider("inspect step", 0, Bounds(0, 0, integer=True))
         controls: dict[str, widgets.ValueWidget] = {
             "source": dropdown("run", SOURCES, EXAMPLE),
@@ -217,13 +221,21 @@ class RunPanel(Panel[RunDiagnosis]):
         return {"step": Bounds(0, max(result.history.steps - 1, 0), integer=True)}
 
     def show(self, result: RunDiagnosis) -> None:
+        """A new result: every view, a full draw. The same result at another step: the cursors
+        alone, blitted over the figure drawn before."""
         step = int(self.step_slider.value)
+        self.readout.value = readout_html(result, step)
+        if result is self._drawn:
+            for view in (self.heatmap, self.curves, self.replay_view):
+                view.set_cursor(step)
+            self.redrawer.redraw()
+            return
         first = result.first_nonfinite
         self.heatmap.update(result.history, result.order, result.onsets, first, cursor=step)
         self.curves.update(result.history, result.spikes, first, cursor=step)
         self.replay_view.update(result.replay, first, cursor=step)
-        self.figure.canvas.draw_idle()
-        self.readout.value = readout_html(result, step)
+        self.redrawer.redraw(full=True)
+        self._drawn = result
 
     def ok_message(self, result: RunDiagnosis) -> str:
         history = result.history

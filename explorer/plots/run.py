@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -120,9 +121,11 @@ class TensorHeatmapView:
         self.nonfinite.set_visible(first_nonfinite is not None)
         if first_nonfinite is not None:
             self.nonfinite.set_xdata([first_nonfinite, first_nonfinite])
-        self.cursor.set_visible(cursor is not None)
-        if cursor is not None:
-            self.cursor.set_xdata([cursor, cursor])
+        self.set_cursor(cursor)
+
+    def set_cursor(self, step: int | None) -> None:
+        """The inspected step's line (None: none)."""
+        _place_cursors([self.cursor], step)
 
     def _label_rows(self, order: TensorOrder) -> None:
         """Name each tensor (few rows) or each module group, and rule the groups off."""
@@ -218,10 +221,11 @@ class RunCurvesView:
             line.set_visible(first_nonfinite is not None)
             if first_nonfinite is not None:
                 line.set_xdata([first_nonfinite, first_nonfinite])
-        for line in self.cursors:
-            line.set_visible(cursor is not None)
-            if cursor is not None:
-                line.set_xdata([cursor, cursor])
+        self.set_cursor(cursor)
+
+    def set_cursor(self, step: int | None) -> None:
+        """The inspected step's lines (None: none)."""
+        _place_cursors(self.cursors, step)
 
 
 class ReplayView:
@@ -297,9 +301,18 @@ class ReplayView:
         self.nonfinite.set_visible(first_nonfinite is not None)
         if first_nonfinite is not None:
             self.nonfinite.set_xdata([first_nonfinite, first_nonfinite])
-        self.cursor.set_visible(cursor is not None)
-        if cursor is not None:
-            self.cursor.set_xdata([cursor, cursor])
+        self.set_cursor(cursor)
+
+    def set_cursor(self, step: int | None) -> None:
+        """The inspected step's line (None: none)."""
+        _place_cursors([self.cursor], step)
+
+
+def _place_cursors(lines: Sequence[Any], step: int | None) -> None:
+    for line in lines:
+        line.set_visible(step is not None)
+        if step is not None:
+            line.set_xdata([step, step])
 
 
 def movement_text(value: float) -> str:
