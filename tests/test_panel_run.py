@@ -172,7 +172,13 @@ def test_the_training_labs_last_run() -> None:
     lab = app.panel("training")
     assert isinstance(lab, TrainingPanel)
     lab.apply_state({"steps": 20})
+    assert lab.diagnose_button.disabled  # no run yet
     assert lab.start()
+    assert not lab.diagnose_button.disabled
+    lab.diagnose_button.click()  # the lab's button opens this tab on its unclipped run
+    assert app.view()[0] == "run"
+    assert run_panel.result is not None
+    assert run_panel.result.history is lab.histories[0]
     for which, source in enumerate(("training-unclipped", "training-clipped")):
         run_panel.apply_state({"source": source})
         assert run_panel.result is not None

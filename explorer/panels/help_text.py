@@ -244,6 +244,10 @@ WIDGETS: dict[str, dict[str, str]] = {
     },
     "training": {
         "progress": "the steps trained so far, out of the steps planned",
+        "diagnose_button": (
+            "opens the last unclipped run in the Your run tab: each tensor's norm over the"
+            " steps, where it spiked first, and what each clipping policy would have done"
+        ),
     },
     "run": {
         "upload": "read a .npz recording that GradientRecorder.save or GradientHistory.save wrote",

@@ -210,6 +210,15 @@ class TrainingPanel(Panel[TrainingPlan]):
             layout=widgets.Layout(width=WIDE),
         )
         self.plan_line = widgets.HTML()
+        # after a run: read it in the Your run tab (grouped norms, spikes, policies replayed)
+        self.diagnose_button = widgets.Button(
+            description="Diagnose in Your run", icon="search", disabled=True
+        )
+        self.diagnose_button.on_click(
+            lambda button: (
+                None if button.disabled else self.open_in("run", {"source": "training-unclipped"})
+            )
+        )
         # a disabled button's click can still be forged by a client: it is ignored
         self.start_button.on_click(lambda button: None if button.disabled else self.start())
         self.stop_button.on_click(lambda button: None if button.disabled else self.stop())
@@ -228,7 +237,13 @@ class TrainingPanel(Panel[TrainingPlan]):
                 [c["scenario"], c["optimizer"], c["lr"], c["steps"]],
                 [c["clip_method"], c["clip_threshold"], c["seq_len"], c["seed"]],
             ],
-            actions=[self.start_button, self.stop_button, self.progress, self.plan_line],
+            actions=[
+                self.start_button,
+                self.stop_button,
+                self.diagnose_button,
+                self.progress,
+                self.plan_line,
+            ],
             below_figures=[self.step_slider],
         )
         self.refresh()
@@ -384,6 +399,7 @@ class TrainingPanel(Panel[TrainingPlan]):
     def _set_buttons(self, running: bool) -> None:
         """While a run trains Start is disabled and Stop is live (red); otherwise the reverse."""
         self.start_button.disabled = running
+        self.diagnose_button.disabled = running or self.histories[0] is None
         self.start_button.tooltip, self.stop_button.tooltip = training_buttons(running)
         self.stop_button.disabled = not running
         self.stop_button.button_style = "danger" if running else ""
