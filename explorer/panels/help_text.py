@@ -522,8 +522,10 @@ NOTES: dict[str, tuple[Note, ...]] = {
                     "Top, Each tensor's gradient norm at each step",
                     "x: “step”. One row per parameter tensor, grouped by module (white rules"
                     " between groups) and sorted as chosen. Colour bar: “log₁₀ ‖∇‖ (red: inf or"
-                    " NaN)”, each tensor's gradient norm before clipping. White ticks: each tensor's first spike. Red dashes:"
-                    " the first step whose loss or gradient is inf or NaN.",
+                    " NaN; grey: 0)”, each tensor's gradient norm before clipping; grey cells: a"
+                    " gradient of exactly 0 (saturated units pass none back). White ticks: each"
+                    " tensor's first spike. Red dashes: the first step whose loss or gradient is"
+                    " inf or NaN.",
                 ),
                 (
                     "Middle, Global gradient norm and Loss",

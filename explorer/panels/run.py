@@ -158,7 +158,7 @@ class RunPanel(Panel[RunDiagnosis]):
         controls: dict[str, widgets.ValueWidget] = {
             "source": dropdown("run", SOURCES, EXAMPLE),
             "sort": dropdown("sort tensors", list(SORTS), "model order"),
-            "group": dropdown("group by module", GROUPS, "auto"),
+            "group": dropdown("group by", GROUPS, "auto"),
             "threshold": log_slider("clip threshold", 1.0, BOUNDS["threshold"], 0.05),
             "skip_limit": log_slider("skip above", 1000.0, BOUNDS["skip_limit"], 0.05),
             "window": int_slider("spike window", 10, BOUNDS["window"]),
@@ -346,8 +346,9 @@ def _policy_rows(result: RunDiagnosis, step: int) -> list[list[str]]:
 
 def _action(action: int, multiplier: float) -> str:
     name = ACTIONS[action]
-    if name == "clip":
-        return f"clip ×{format_number(multiplier)}"
+    if name == "clip":  # a multiplier just under 1 written so that it does not read as 1
+        shown = format_number(multiplier)
+        return f"clip ×{shown if shown != '1' else f'{multiplier:.9f}'}"
     return {"none": "leave", "skip": "skip"}[name]
 
 

@@ -48,6 +48,8 @@ NAMED_ROWS = 40  # up to this many rows, each tensor is named; beyond, its modul
 NAMED_GROUPS = 40  # up to this many groups are named on the axis
 ACTION_COLOURS = ("#e8e8e8", BLUE, PURPLE)  # leave, clip, skip (in ACTIONS order)
 NORM_COLOURS = "viridis"
+ZERO_COLOUR = "#d0d0d0"
+COLOUR_LABEL = "log₁₀ ‖∇‖ (red: inf or NaN; grey: 0)"
 
 
 def _step_extent(steps: int, rows: int) -> tuple[float, float, float, float]:
@@ -60,7 +62,8 @@ class TensorHeatmapView:
 
     def __init__(self, ax: Axes, colorbar_ax: Axes) -> None:
         self.ax = ax
-        cmap = colormaps[NORM_COLOURS].with_extremes(bad=HIGHLIGHT)  # inf and NaN
+        # inf and NaN in the highlight colour; a gradient of exactly 0 (no log) in light grey
+        cmap = colormaps[NORM_COLOURS].with_extremes(bad=HIGHLIGHT, under=ZERO_COLOUR)
         self.image = ax.imshow(
             np.full((1, 1), np.nan),
             cmap=cmap,
@@ -70,7 +73,7 @@ class TensorHeatmapView:
         )
         self.image.set_label("‖∇‖ of each tensor")
         self.colorbar = ax.figure.colorbar(self.image, cax=colorbar_ax)
-        self.colorbar.set_label("log₁₀ ‖∇‖ (red: inf or NaN)")
+        self.colorbar.set_label(COLOUR_LABEL)
         ax.set_title("Each tensor's gradient norm at each step", loc="left")
         ax.set_xlabel("step")
         use_integer_axis(ax, "x")
@@ -95,6 +98,7 @@ class TensorHeatmapView:
     ) -> None:
         """Show ``history``'s tensors in ``order``, ``onsets`` (per tensor, -1: none) marked."""
         hide_placeholder(self.ax, self.placeholder, axis="x")
+        self.ax.grid(False)  # grid lines would cross the cells
         rows = order.rows
         values = history.param_grad_norms[:, rows].T  # (tensors, steps), top row first
         self.values = values
@@ -106,7 +110,7 @@ class TensorHeatmapView:
         low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         if high - low < 1.0:
             low, high = low - 0.5, high + 0.5
-        drawn = np.where(values == 0.0, low, shown)
+        drawn = np.where(values == 0.0, low - 1.0, shown)  # below the scale: ZERO_COLOUR
         drawn = np.where(np.isfinite(values), drawn, np.nan)
         self.image.set_data(drawn)
         self.image.set_clim(low, high)
