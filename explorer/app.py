@@ -46,7 +46,7 @@ from explorer.panels.link import (
     link_query,
     parse_link,
 )
-from explorer.serving.query import PREHEATED, query_string
+from explorer.serving.query import PREHEATED, query_string, when_requested
 
 log = logging.getLogger(__name__)
 
@@ -157,12 +157,14 @@ class App(widgets.VBox):
         """The App for the page this kernel serves, opened on the page's link.
 
         A preheated kernel runs this before any page has asked for it: the App is built (and its
-        first figure drawn) first, then it waits for its page's query string and opens that.
+        first figure drawn) and returned, so that the cell ends; the page's query string is
+        opened when a page takes the kernel (``when_requested``). A cell still waiting would be
+        interrupted by Voilà's cell timeout, and its kernel lost to the next page.
         """
         served = "VOILA_BASE_URL" in os.environ  # set by Voilà in every kernel it starts
         if os.environ.get(PREHEATED) == "True":
             app = cls(panels, address=served)
-            app.open_link(query_string())
+            when_requested(app.open_link)
             return app
         return cls(panels, link=query_string(), address=served)
 

@@ -9,7 +9,9 @@ show, so it fails if a value is lost or rounded on its way through the link.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,6 +27,7 @@ from tests.serving import (
     enter_value,
     open_tab,
     voila_server,
+    wait_for,
 )
 
 pytestmark = pytest.mark.browser
@@ -268,7 +271,7 @@ def test_the_lesson_link_maker_makes_the_link_it_shows(server: str, context: Any
     page.get_by_text("Teacher: make a lesson link").click()
     maker = page.locator(".ge-lesson-link").locator("..")
     page.wait_for_selector(".ge-lesson-link", state="visible")
-    for title in ("Spectra", "Phase diagram", "Clipping", "The cliff", "Training lab"):
+    for title in ("Spectra", "Phase diagram", "Clipping", "The cliff", "Training lab", "Your run"):
         page.locator(".widget-checkbox", has_text=title).locator("input").uncheck()
     page.locator(".widget-checkbox", has_text="width").first.locator("input").check()
     page.wait_for_function(
@@ -324,3 +327,26 @@ def test_links_work_with_kernels_started_for_the_page(browser: Any) -> None:
         assert boxes["sequence T"] == "60"
         assert page.locator(".lm-TabBar-tab.lm-mod-current").inner_text() == "Recurrent network"
         ctx.close()
+
+
+def test_a_pooled_kernel_still_opens_its_link_after_the_cell_timeout(
+    browser: Any, tmp_path: Path
+) -> None:
+    """A pooled kernel waits for its page for as long as no one comes: its notebook cell must end
+    first. With EXPLORER_CELL_TIMEOUT=5 and a page arriving after 8 s, the page gets the kernel
+    that ran the notebook (no cell was interrupted) and that kernel opens the page's link."""
+    log = tmp_path / "server.log"
+    env = {"EXPLORER_PREHEAT": "1", "EXPLORER_CELL_TIMEOUT": "5", "EXPLORER_MAX_KERNELS": "3"}
+    with voila_server(env=env, log_path=log) as url:
+        wait_for(lambda: "is filled with 1 kernel(s)" in log.read_text(), "the pool filled")
+        time.sleep(8)  # longer than the cell timeout: a cell still waiting would be interrupted
+        ctx = browser.new_context()
+        page = open_link(ctx, url + "?tab=recurrent&weight_scale=1.01&seq_len=60")
+        boxes = dict(page.evaluate(VIEW_JS)["boxes"])
+        assert boxes["weight scale"] == "1.01"
+        assert boxes["sequence T"] == "60"
+        assert page.locator(".lm-TabBar-tab.lm-mod-current").inner_text() == "Recurrent network"
+        ctx.close()
+    text = log.read_text()
+    assert "Using pre-heated kernel" in text
+    assert "Timeout waiting for execute reply" not in text

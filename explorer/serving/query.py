@@ -5,13 +5,22 @@ A preheated kernel was started before any page asked for it, so Voilà sends it 
 websocket (``/voila/query/<kernel id>``) once a page takes it; until then the kernel waits there.
 This is Voilà's documented mechanism (``voila.utils.get_query_string``), done here without an
 event loop of its own and only once per kernel.
+
+``query_string()`` blocks until the request comes, as Voilà's own function does; a cell that calls
+it in a pooled kernel is then still running when Voilà's cell timeout (``EXPLORER_CELL_TIMEOUT``)
+interrupts it, and the kernel the next page takes is broken. ``when_requested(callback)`` is the
+way a notebook waits instead: it returns at once and hands the query string to ``callback`` on the
+kernel's event loop once a page has taken the kernel (at once in a kernel started for its page).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 
 # set by Voilà in every kernel it starts (VOILA_KERNEL_ID by the code it runs before the notebook)
 PREHEATED = "VOILA_PREHEAT"
@@ -19,6 +28,7 @@ KERNEL_ID = "VOILA_KERNEL_ID"
 OPEN_TIMEOUT = 10.0
 
 _received: dict[str, str] | None = None
+log = logging.getLogger(__name__)
 
 
 def request_socket_url(env: Mapping[str, str]) -> str:
@@ -65,3 +75,31 @@ def query_string() -> str:
         _received = receive_request()
         os.environ.update(_received)
     return os.environ.get("QUERY_STRING", "")
+
+
+def when_requested(callback: Callable[[str], object]) -> None:
+    """Call ``callback(query string)`` once this kernel's page is known, without blocking.
+
+    In a kernel started for its page (or once the request has come) the call is immediate. In a
+    pooled kernel a daemon thread waits for Voilà's request, keeps its variables as
+    ``query_string`` does and schedules ``callback`` on the running event loop (the kernel's),
+    so that it touches widgets from the kernel's own thread. Without a running loop (a plain
+    script) it blocks as ``query_string`` does."""
+    if os.environ.get(PREHEATED) != "True" or _received is not None:
+        callback(query_string())
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        callback(query_string())
+        return
+
+    def wait() -> None:
+        try:
+            query = query_string()
+        except Exception:  # the page still works, on the notebook's default view
+            log.exception("no request info reached this preheated kernel")
+            return
+        loop.call_soon_threadsafe(callback, query)
+
+    threading.Thread(target=wait, name="voila-request", daemon=True).start()
