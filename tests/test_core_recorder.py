@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.core.monitor import GradientHistory, GradientRecorder
+from explorer.core.monitor import GradientHistory, GradientRecorder, gradient_norms
 
 
 class Encoder(torch.nn.Module):
@@ -357,3 +357,58 @@ def test_recorder_refuses_a_non_optimizer() -> None:
     """Reference: the package's rule: bad input raises ValueError naming the argument."""
     with pytest.raises(ValueError, match=r"^optimizer "):
         GradientRecorder(_build("cnn"), optimizer="sgd")  # type: ignore[arg-type]
+
+
+def test_grouping_is_rebuilt_when_gradients_go_missing_or_a_dtype_changes() -> None:
+    """Reference: torch itself. Twin tensors get the same gradients at each step; record() must
+    return what ``clip_grad_norm_`` returns on the twins and leave the same clipped gradients,
+    each gradient's and weight's norm must be ``vector_norm``'s (0 for a missing gradient), and
+    ``gradient_norms`` must give the same before clipping. The recorder keeps its grouping of
+    the tensors by device and dtype between steps; these steps change what it depends on: step
+    2 has no gradient for tensor 1, step 3 has it again, and before step 4 tensor 2 is converted
+    to float16 by replacing its data, as ``module.half()`` converts a parameter. torch then
+    groups the float32 tensors 0, 1, 3 before tensor 2, and the global norm, summed in float32,
+    depends on that order: with these numbers a grouping kept from step 3 gets its last bit
+    wrong. The grouping must be rebuilt at steps 2, 3 and 4 and reused at steps 1 and 5."""
+    gen = torch.Generator().manual_seed(3)
+    shapes = ((4, 3), (5,), (3, 3), (2,))
+    params = [torch.nn.Parameter(torch.randn(shape, generator=gen)) for shape in shapes]
+    twins = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    recorder = GradientRecorder(params, clip_method="global_norm", clip_threshold=1.0)
+    expected: dict[str, list] = {"total": [], "grad": [], "weight": []}
+    plans = []
+    for step in range(6):
+        if step == 4:
+            for p in (params[2], twins[2]):
+                p.grad = None
+                p.data = p.data.half()
+        for index, (p, q) in enumerate(zip(params, twins, strict=True)):
+            grad = None if (step, index) == (2, 1) else torch.randn(p.shape, generator=gen) * 3
+            p.grad = None if grad is None else grad.to(p.dtype, copy=True)
+            q.grad = None if grad is None else grad.to(q.dtype, copy=True)
+        grads = [0.0 if q.grad is None else float(torch.linalg.vector_norm(q.grad)) for q in twins]
+        expected["grad"].append(grads)
+        expected["weight"].append([float(torch.linalg.vector_norm(q.detach())) for q in twins])
+        measured_total, measured_grads = gradient_norms(twins)
+        returned = recorder.record()
+        total = torch.nn.utils.clip_grad_norm_(twins, 1.0)
+        expected["total"].append(float(total))
+        assert returned == measured_total == float(total)
+        assert measured_grads.tolist() == grads
+        for p, q in zip(params, twins, strict=True):
+            assert (p.grad is None) == (q.grad is None)
+            if p.grad is not None:
+                assert p.grad.dtype == p.dtype
+                assert torch.equal(p.grad, q.grad)
+                with torch.no_grad():  # a plain SGD step, so that the weights' norms change
+                    p.sub_(0.1 * p.grad)
+                    q.sub_(0.1 * q.grad)
+        plans.append(recorder._plan)
+    history = recorder.history()
+    assert history.clipped.all()  # gradients of norm about 3 * sqrt(30) against a threshold of 1
+    assert np.array_equal(history.grad_norms, expected["total"])
+    assert np.array_equal(history.param_grad_norms, expected["grad"])
+    assert np.array_equal(history.param_norms, expected["weight"])
+    assert history.param_grad_norms[2, 1] == 0.0
+    reused = [plans[step] is plans[step - 1] for step in range(1, 6)]
+    assert reused == [True, False, False, False, True]

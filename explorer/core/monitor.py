@@ -22,6 +22,18 @@ device and dtype and each group's norms come from ``torch._foreach_norm``; the g
 norm of the stacked per-tensor norms, in torch's group order, so it equals what
 ``clip_grad_norm_`` returns to the bit.
 
+What is kept between steps, so that ``record()`` costs little more than ``clip_grad_norm_``: the
+grouping (a ``_Plan``: which gradient and weight positions fall in which device/dtype group, in
+torch's order, and how to put the measured norms back in parameter order). Each step reads every
+gradient's and weight's device and dtype (None for a missing gradient) and compares them with
+the plan's key; the plan is made again when any differs: a gradient missing or back (a frozen
+layer, a branch not taken, a policy's skip), or a parameter converted, as ``module.half()``
+replaces its data. The gradient tensors themselves are new at each step and never kept. Right
+after ``backward()`` the tensors are out of the CPU's caches and every torch call costs several
+times what it costs in a warm loop, so record() makes few of them: the key check costs less than
+grouping anew, each norm is read with one ``float()`` (measured cheaper than stacking them for
+one ``tolist()``), and a step's row is a plain list.
+
 Given ``optimizer=``, the recorder also measures each tensor's update norm ||θ_after − θ_before||
 around the ``optimizer.step()`` that follows a ``record()`` (optimizer step hooks; the difference
 is taken in each parameter's dtype). Memory: one copy of the watched parameters, made at the first
@@ -192,6 +204,13 @@ def _named_parameters(source: object) -> list[tuple[str, torch.Tensor]]:
 # Tensors grouped as clip_grad_norm_ groups them: (device, dtype) -> (tensors, their positions)
 Groups: TypeAlias = dict[tuple[torch.device, torch.dtype], tuple[list[torch.Tensor], list[int]]]
 
+# Each gradient's and each weight's (device, dtype), None for a missing gradient: what a _Plan
+# depends on, read afresh at every step (reading it costs less than grouping the tensors again)
+PlanKey: TypeAlias = tuple[tuple[torch.device, torch.dtype] | None, ...]
+
+# One device's gradients, as clipping multiplies them group by group
+GradGroup: TypeAlias = tuple[torch.device, list[torch.Tensor]]
+
 
 def _groups(tensors: Sequence[torch.Tensor]) -> Groups:
     """The tensors grouped by device and dtype, in torch's group order, with their positions."""
@@ -205,26 +224,91 @@ def _groups(tensors: Sequence[torch.Tensor]) -> Groups:
     }
 
 
-def _norms(grads: Groups, weights: Groups) -> tuple[list[torch.Tensor], list[int], torch.Tensor]:
-    """Every gradient's and weight's norm, and clip_grad_norm_'s global norm.
+def _plan_key(grads: Sequence[torch.Tensor | None], weights: Sequence[torch.Tensor]) -> PlanKey:
+    """The gradients' and the weights' devices and dtypes (None for a missing gradient)."""
+    return (
+        *(None if grad is None else (grad.device, grad.dtype) for grad in grads),
+        *((weight.device, weight.dtype) for weight in weights),
+    )
 
-    One ``torch._foreach_norm`` call per device and dtype measures that group's gradients and
-    weights together. Returns the norms in group order, where each belongs (gradient i at i,
-    weight i at ``len(gradients) + i``, positions as listed when grouped) and the global norm: the
-    2-norm of the stacked gradient norms in torch's group order (tensor(0.) without any)."""
-    offset = sum(len(group) for group, _ in grads.values())
-    norms: list[torch.Tensor] = []
-    places: list[int] = []
-    of_grads: list[torch.Tensor] = []
-    for key in [*grads, *(key for key in weights if key not in grads)]:
-        grad_group, grad_places = grads.get(key, ([], []))
-        weight_group, weight_places = weights.get(key, ([], []))
-        measured = torch._foreach_norm([*grad_group, *weight_group], 2.0)
-        norms.extend(measured)
-        of_grads.extend(measured[: len(grad_group)])
-        places.extend(grad_places)
-        places.extend(offset + place for place in weight_places)
-    return norms, places, _total(of_grads, len(grads) > 1)
+
+@dataclass(frozen=True)
+class _Group:
+    """The tensors of one device and dtype: where its gradients are, and its weights."""
+
+    device: torch.device
+    grad_places: list[int]  # parameter positions of this group's present gradients
+    weights: list[torch.Tensor]  # this group's weights (the same tensor objects at every step)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How to measure a step's gradients and weights, worked out from their devices and dtypes.
+
+    ``_measure`` takes one ``torch._foreach_norm`` per group, as ``clip_grad_norm_`` does for
+    the gradients. The plan holds for every step with the same ``key``."""
+
+    key: PlanKey
+    groups: tuple[_Group, ...]  # torch's group order of the gradients, then weight-only groups
+    grad_groups: int  # how many groups hold gradients (the leading ones)
+    # for each column of a row (gradient norms, then weight norms, in parameter order), the
+    # position of its norm among the measured ones (-1: a missing gradient, norm 0);
+    # None when they are measured in that order already
+    order: list[int] | None
+
+
+def _plan(grads: Sequence[torch.Tensor | None], weights: Sequence[torch.Tensor]) -> _Plan:
+    """Group the present gradients and the weights by device and dtype, as torch would."""
+    present = [index for index, grad in enumerate(grads) if grad is not None]
+    by_grad = _groups([grad for grad in grads if grad is not None])
+    by_weight = _groups(weights)
+    groups: list[_Group] = []
+    columns: list[int] = []  # the row column of each norm, in measuring order
+    for device, dtype in [*by_grad, *(key for key in by_weight if key not in by_grad)]:
+        _, grad_positions = by_grad.get((device, dtype), ([], []))
+        group_weights, weight_places = by_weight.get((device, dtype), ([], []))
+        grad_places = [present[position] for position in grad_positions]
+        groups.append(_Group(device, grad_places, group_weights))
+        columns.extend(grad_places)
+        columns.extend(len(grads) + place for place in weight_places)
+    order = [-1] * (len(grads) + len(weights))
+    for position, column in enumerate(columns):
+        order[column] = position
+    return _Plan(
+        key=_plan_key(grads, weights),
+        groups=tuple(groups),
+        grad_groups=len(by_grad),
+        order=None if order == list(range(len(order))) else order,
+    )
+
+
+def _measure(
+    plan: _Plan, grads: Sequence[torch.Tensor | None]
+) -> tuple[list[float], torch.Tensor, list[GradGroup]]:
+    """Every gradient's and weight's norm, clip_grad_norm_'s global norm, the gradients grouped.
+
+    The norms come in a row's column order (the gradients' in parameter order, 0 for a missing
+    one, then the weights'). The global norm is the 2-norm of the stacked gradient norms in
+    torch's group order (tensor(0.) without any), as ``clip_grad_norm_`` takes it."""
+    grouped: list[GradGroup] = []
+    grad_norms: list[torch.Tensor] = []
+    values: list[float] = []
+    for group in plan.groups:
+        group_grads = [grad for index in group.grad_places if (grad := grads[index]) is not None]
+        measured = torch._foreach_norm([*group_grads, *group.weights], 2.0)
+        if group_grads:
+            grouped.append((group.device, group_grads))
+        grad_norms.extend(measured[: len(group_grads)])
+        # on the CPU one float() per norm costs less than stacking them for one tolist(); on an
+        # accelerator each float() would wait for the device, so its group is read in one go
+        if group.device.type == "cpu":
+            values.extend(float(norm) for norm in measured)
+        else:
+            values.extend(torch.stack(list(measured)).tolist())
+    total = _total(grad_norms, plan.grad_groups > 1)
+    if plan.order is not None:
+        values = [values[position] if position >= 0 else 0.0 for position in plan.order]
+    return values, total, grouped
 
 
 def _total(norms: list[torch.Tensor], devices: bool = True) -> torch.Tensor:
@@ -238,12 +322,12 @@ def _total(norms: list[torch.Tensor], devices: bool = True) -> torch.Tensor:
     return total
 
 
-def _grad_total(grads: Groups) -> torch.Tensor:
+def _grad_total(grouped: list[GradGroup]) -> torch.Tensor:
     """The global norm of the grouped gradients, as clip_grad_norm_ computes it."""
     norms: list[torch.Tensor] = []
-    for group, _ in grads.values():
+    for _, group in grouped:
         norms.extend(torch._foreach_norm(group, 2.0))
-    return _total(norms, len(grads) > 1)
+    return _total(norms, len(grouped) > 1)
 
 
 def gradient_norms(tensors: Iterable[torch.Tensor]) -> tuple[float, FloatArray]:
@@ -251,17 +335,11 @@ def gradient_norms(tensors: Iterable[torch.Tensor]) -> tuple[float, FloatArray]:
 
     A tensor whose ``.grad`` is None counts as a zero gradient (torch leaves it out)."""
     grads = [t.grad for t in tensors]
-    present = [g.detach() for g in grads if g is not None]
-    if not present:
+    if all(grad is None for grad in grads):
         return 0.0, np.zeros(len(grads))
     with torch.no_grad():
-        norms, places, total = _norms(_groups(present), {})
-        values = torch.stack([*norms, total]).tolist()
-    per_tensor = np.zeros(len(present))
-    per_tensor[places] = values[:-1]
-    full = np.zeros(len(grads))
-    full[[g is not None for g in grads]] = per_tensor
-    return values[-1], full
+        values, total, _ = _measure(_plan(grads, []), grads)
+    return float(total), np.array(values, dtype=np.float64)
 
 
 def _owners(source: object, names: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -326,8 +404,11 @@ class GradientRecorder:
             raise ValueError(
                 f"optimizer must be a torch.optim.Optimizer or None, got {type(optimizer).__name__}"
             )
-        self._rows: list[FloatArray] = []
-        self._coefficients: list[FloatArray] = []
+        self._plan: _Plan | None = None  # how record() measures, kept while its key holds
+        # per step: the loss, the global norm before and after clipping, each gradient's norm,
+        # each weight's norm (history() makes them arrays)
+        self._rows: list[list[float]] = []
+        self._coefficients: list[list[float]] = []
         self._clipped: list[bool] = []
         self._skipped: list[bool] = []
         self._loss_given: list[bool] = []
@@ -364,34 +445,22 @@ class GradientRecorder:
         """Measure this step's gradients (after ``backward``), clip them in place if a clip method
         was given, and return the global norm before clipping."""
         if isinstance(loss, torch.Tensor):
-            loss = loss.detach()
+            loss = loss.detach()  # torch warns when a tensor that requires grad becomes a float
         loss_value = math.nan if loss is None else float(loss)
         grads = [p.grad for p in self.parameters]
-        present = [index for index, grad in enumerate(grads) if grad is not None]
-        count = len(self.parameters)
         with torch.no_grad():
-            grouped = _groups([grad for grad in grads if grad is not None])
-            norms, places, total = _norms(grouped, _groups(self.parameters))
-            # one conversion for every number (stack widens mixed dtypes exactly)
-            values = torch.stack([*norms, total]).tolist()
-            before = float(values[-1])
+            values, total, grouped = _measure(self._plan_for(grads), grads)
+            before = float(total)
             if not math.isfinite(before) and self._first_nonfinite is None:
                 self._find_nonfinite()
             if self._policy_state is None:
-                coefficients, clipped = self._clip(grouped, total, present)
+                coefficients, clipped = self._clip(grouped, total, grads)
             else:
                 coefficients, clipped = self._follow_policy(grouped, before)
             skipped = self.decision is not None and self.decision.action == "skip"
             after = float(_grad_total(grouped)) if clipped and not skipped else before
             after = 0.0 if skipped else after
-        measured = np.zeros(len(present) + count)  # gradients present, then every weight
-        measured[places] = values[:-1]
-        row = np.empty(3 + 2 * count)
-        row[:3] = loss_value, before, after
-        row[3 : 3 + count] = 0.0  # a gradient that is None counts as zero, as in torch
-        row[3:][present] = measured[: len(present)]
-        row[3 + count :] = measured[len(present) :]
-        self._rows.append(row)
+        self._rows.append([loss_value, before, after, *values])
         self._coefficients.append(coefficients)
         self._clipped.append(clipped)
         self._skipped.append(skipped)
@@ -400,33 +469,43 @@ class GradientRecorder:
         self._update_pending = True
         return before
 
+    def _plan_for(self, grads: Sequence[torch.Tensor | None]) -> _Plan:
+        """The measuring plan for these gradients and the weights: the last one while every
+        tensor's device and dtype and the set of present gradients stay the same."""
+        if self._plan is None or self._plan.key != _plan_key(grads, self.parameters):
+            self._plan = _plan(grads, self.parameters)
+        return self._plan
+
     def _clip(
-        self, grads: Groups, total: torch.Tensor, present: list[int]
-    ) -> tuple[FloatArray, bool]:
+        self, grouped: list[GradGroup], total: torch.Tensor, grads: Sequence[torch.Tensor | None]
+    ) -> tuple[list[float], bool]:
         """Clip the gradients in place; return each tensor's multiplier and whether any changed.
 
         Global-norm clipping reuses the norm just measured and multiplies as clip_grad_norm_
         does (coefficient t / (norm + 1e-6) clamped to 1, always applied); the other methods
         go through ``clip_in_place``."""
-        coefficients = np.ones(len(self.parameters))
-        if self._clipping is None or not grads:
+        coefficients = [1.0] * len(self.parameters)
+        if self._clipping is None or not grouped:
             return coefficients, False
         method, threshold = self._clipping
         if method == "global_norm":
             coefficient = torch.clamp(threshold / (total + TORCH_EPS), max=1.0)
-            for (device, _), (group, _) in grads.items():
+            for device, group in grouped:
                 torch._foreach_mul_(group, coefficient.to(device))
             value = float(coefficient)
-            coefficients[present] = value
-            return coefficients, value != 1.0
-        params = [self.parameters[index] for index in present]
+            return [1.0 if grad is None else value for grad in grads], value != 1.0
+        present = [index for index, grad in enumerate(grads) if grad is not None]
         applied, clipped = clip_in_place(
-            [p.grad for p in params if p.grad is not None], method, threshold, params
+            [grad for grad in grads if grad is not None],
+            method,
+            threshold,
+            [self.parameters[index] for index in present],
         )
-        coefficients[present] = applied
+        for index, multiplier in zip(present, applied.tolist(), strict=True):
+            coefficients[index] = multiplier
         return coefficients, bool(clipped.any())
 
-    def _follow_policy(self, grads: Groups, norm: float) -> tuple[FloatArray, bool]:
+    def _follow_policy(self, grouped: list[GradGroup], norm: float) -> tuple[list[float], bool]:
         """Run the policy on this step's global norm: scale the gradients by its multiplier, or
         drop them (set to None) when it skips. Returns each tensor's multiplier and whether the
         gradient changed."""
@@ -437,10 +516,9 @@ class GradientRecorder:
             for parameter in self.parameters:
                 parameter.grad = None
         elif decision.action == "clip":
-            for group, _ in grads.values():
+            for _, group in grouped:
                 torch._foreach_mul_(group, decision.multiplier)
-        coefficients = np.full(len(self.parameters), decision.multiplier)
-        return coefficients, decision.action != "none"
+        return [decision.multiplier] * len(self.parameters), decision.action != "none"
 
     def _find_nonfinite(self) -> None:
         """Name the tensors whose gradient holds an inf or NaN at this step (before clipping)."""
