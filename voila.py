@@ -9,7 +9,7 @@ docs/SERVING.md explains each one.
 import os
 import sys
 
-from explorer.serving.settings import connect_address, from_environment
+from explorer.serving.settings import MAX_MESSAGE_BYTES, connect_address, from_environment
 
 c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
 serving = from_environment(os.environ)
@@ -32,6 +32,8 @@ c.VoilaConfiguration.allow_theme_override = "NO"
 # Every websocket frame is checked before jupyter_server reads it; a malformed one closes the
 # socket (a crafted offset count would otherwise freeze the whole server).
 c.Voila.kernel_websocket_connection_class = "explorer.serving.frames.CheckedConnection"
+# an uploaded recording (the Your run tab) is one websocket message: up to 64 MB and its envelope
+c.Voila.tornado_settings = {"websocket_max_message_size": MAX_MESSAGE_BYTES}
 
 # Slow output is waited for, and said when it never comes, instead of a blank page; a cell that
 # runs too long is stopped with a message.

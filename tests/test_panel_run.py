@@ -267,3 +267,12 @@ def test_three_hundred_tensors_are_named_by_group() -> None:
     # row 26: layer 1's second tensor (i = 26: part (26 % 25) // 2 = 0, even: a weight)
     value = _wide_history().param_grad_norms[3, 26]
     assert described == f"step 3 · encoder.layers.1.part0.weight: ‖∇‖ = {value:.4g}"
+
+
+def test_the_server_takes_a_message_as_large_as_the_largest_upload() -> None:
+    """An upload is one websocket message: voila.py's limit leaves room for the file and its
+    envelope (tornado's default, 10 MiB, would close the page's connection)."""
+    from explorer.panels import run
+    from explorer.serving.settings import MAX_MESSAGE_BYTES
+
+    assert MAX_MESSAGE_BYTES >= run.MAX_UPLOAD_BYTES + 2**19

@@ -50,7 +50,9 @@ from explorer.panels.written import readout_table
 from explorer.plots.run import ReplayView, RunCurvesView, TensorHeatmapView, movement_text
 from explorer.plots.style import FONT_SIZE, HIGHLIGHT, format_number
 
-MAX_UPLOAD_BYTES = 64 * 2**20  # a recording of 300 tensors x 2000 steps is about 19 MB
+# the largest recording read (300 tensors x 2000 steps is 19 MB); the server takes websocket
+# messages up to explorer.serving.settings.MAX_MESSAGE_BYTES, this and the message's envelope
+MAX_UPLOAD_BYTES = 64 * 2**20
 EXAMPLE = "example"
 SOURCES = [
     ("Example: tanh RNN on the adding problem, unclipped", EXAMPLE),
@@ -277,7 +279,7 @@ class RunPanel(Panel[RunDiagnosis]):
         line and changes nothing. Returns whether it was shown."""
         data = bytes(content) if isinstance(content, (bytes, bytearray, memoryview)) else b""
         shown_name = html.escape(name[:80])
-        if len(data) > MAX_UPLOAD_BYTES:
+        if len(data) > MAX_UPLOAD_BYTES:  # the server refuses larger messages anyway
             self.set_status(
                 f"{shown_name} is {len(data) / 2**20:.0f} MB; files up to"
                 f" {MAX_UPLOAD_BYTES // 2**20} MB are read here.",

@@ -1,7 +1,8 @@
 """Serving the explorer to a classroom from one machine (see docs/SERVING.md).
 
 Kernel side, cheap to import (standard library only): ``query_string()``, the page's query string
-under plain and preheated kernels.
+under plain and preheated kernels, and ``when_requested(callback)``, which hands it over without
+blocking the notebook's cell.
 
 Server side, imported by the server only (they import Voilà, jupyter_server and tornado, never
 torch, matplotlib or ipywidgets):
@@ -18,6 +19,6 @@ torch, matplotlib or ipywidgets):
 
 from __future__ import annotations
 
-from explorer.serving.query import query_string
+from explorer.serving.query import query_string, when_requested
 
-__all__ = ["query_string"]
+__all__ = ["query_string", "when_requested"]

@@ -11,6 +11,11 @@ from dataclasses import dataclass
 
 from explorer.serving import capacity
 
+# The largest websocket message the server takes. An upload travels as one message: room for the
+# largest recording the Your run tab reads (MAX_UPLOAD_BYTES, 64 MiB, explorer/panels/run.py) and
+# its envelope. tornado's own limit, 10 MiB, would close the page's connection on a larger file.
+MAX_MESSAGE_BYTES = 65 * 2**20
+
 
 @dataclass(frozen=True)
 class ServingSettings:
