@@ -24,6 +24,7 @@ from explorer.core.clip import (
     clip_gradients,
     clip_in_place,
 )
+from explorer.core.inspect import ModelInspection, inspect_model
 from explorer.core.meanfield import PhaseResult, mean_field_chi, phase_diagram
 from explorer.core.monitor import (
     GradientHistory,
@@ -87,6 +88,7 @@ __all__ = [
     "GlobalNormClip",
     "GradientHistory",
     "GradientRecorder",
+    "ModelInspection",
     "NonFiniteNormError",
     "NonfiniteGradient",
     "PhaseResult",
@@ -110,6 +112,7 @@ __all__ = [
     "clip_gradients",
     "clip_in_place",
     "gradient_norms",
+    "inspect_model",
     "jacobian_spectra",
     "jacobian_spectrum",
     "mean_field_chi",

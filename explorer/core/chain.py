@@ -43,6 +43,22 @@ MAX_DEPTH = 10_000
 MAX_WIDTH = 1024
 
 
+def gradient_trend(ratio: float) -> str:
+    """The deep-network panel's words for ``ratio`` = ||gradient at the first layer|| / ||gradient
+    at the last layer||: above 1 exploding, below 1 vanishing, exactly 1 keeps its size.
+
+    ``inspect_model`` says the same words, so a model and the panel are judged alike. A ratio
+    that is inf or NaN (an overflow, or 0/0) gives "not finite".
+    """
+    if not math.isfinite(ratio):
+        return "not finite"
+    if ratio > 1:
+        return "grows toward the input: exploding"
+    if ratio < 1:
+        return "shrinks toward the input: vanishing"
+    return "keeps its size"
+
+
 @dataclass(frozen=True)
 class ChainResult:
     """Everything one forward and backward pass through the deep network tells about its gradients.

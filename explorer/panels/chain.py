@@ -14,6 +14,7 @@ import ipywidgets as widgets
 import matplotlib as mpl
 
 from explorer.core import ACTIVATIONS, DTYPES, INITS, ChainResult, chain_gradients
+from explorer.core.chain import gradient_trend
 from explorer.panels.base import Bounds, Cost, Panel, Params, make_figure
 from explorer.panels.controls import (
     SEED_BOUNDS,
@@ -189,17 +190,12 @@ def readout_html(result: ChainResult, pointed: int | None = None) -> str:
             f"<b style='color:{HIGHLIGHT}'>layer {result.overflow_layer}</b>"
             f" ({result.overflow_pass} pass; values there are inf/NaN)"
         )
+    trend = gradient_trend(ratio)
     if not math.isfinite(ratio):
-        trend = (
-            f"not finite: {result.dtype} overflowed. The exact end-to-end Jacobian norm is"
+        trend += (
+            f": {result.dtype} overflowed. The exact end-to-end Jacobian norm is"
             f" 10^{result.e2e_log10_norm:.2f}; float64 holds more"
         )
-    elif ratio > 1:
-        trend = "grows toward the input: exploding"
-    elif ratio < 1:
-        trend = "shrinks toward the input: vanishing"
-    else:
-        trend = "keeps its size"
     rows = [
         ("gradient at layer 1, ‖∂L/∂a₁‖", f"<b>{format_number(grad1)}</b>"),
         ("ratio to the output gradient, ‖δ₁‖/‖δ_L‖", f"<b>{format_number(ratio)}</b> ({trend})"),
