@@ -154,8 +154,8 @@ class RunPanel(Panel[RunDiagnosis]):
             self.replay_view = ReplayView(self.figure.add_axes((0.24, 0.09, 0.68, 0.16)))
         self.uploaded: tuple[str, GradientHistory] | None = None
         self._drawn: RunDiagnosis | None = None  # the result the figure shows
-        cursors = [self.heatmap.cursor, *self.curves.cursors, self.replay_view.cursor]
-        self.redrawer = Redrawer(self.figure, cursors)  # a step moved: only the cursors change
+        # a step moved, a policy's setting changed: only these change, over the cached figure
+        self.redrawer = Redrawer(self.figure, self._blitted())
         self.step_slider = int_slider("inspect step", 0, Bounds(0, 0, integer=True))
         controls: dict[str, widgets.ValueWidget] = {
             "source": dropdown("run", SOURCES, EXAMPLE),
@@ -227,17 +227,52 @@ class RunPanel(Panel[RunDiagnosis]):
         alone, blitted over the figure drawn before."""
         step = int(self.step_slider.value)
         self.readout.value = readout_html(result, step)
+        for view in (self.heatmap, self.curves, self.replay_view):
+            view.set_cursor(step)
         if result is self._drawn:
-            for view in (self.heatmap, self.curves, self.replay_view):
-                view.set_cursor(step)
             self.redrawer.redraw()
+            return
+        if self._same_layout(result):  # a policy's setting: the replay and marks repainted
+            drawn_labels = self.replay_view.labels
+            self.replay_view.update(result.replay, result.first_nonfinite, cursor=step)
+            self.heatmap.set_onsets(result.onsets, result.order.rows)
+            self.curves.set_spikes(result.spikes, result.history.grad_norms)
+            self._drawn = result
+            if self.replay_view.labels is not drawn_labels:
+                self.redrawer.set_artists(self._blitted())
+                self.redrawer.redraw(full=True)
+            else:
+                self.redrawer.redraw()
             return
         first = result.first_nonfinite
         self.heatmap.update(result.history, result.order, result.onsets, first, cursor=step)
         self.curves.update(result.history, result.spikes, first, cursor=step)
         self.replay_view.update(result.replay, first, cursor=step)
+        self.redrawer.set_artists(self._blitted())
         self.redrawer.redraw(full=True)
         self._drawn = result
+
+    def _same_layout(self, result: RunDiagnosis) -> bool:
+        """Whether ``result`` shows the drawn recording in the drawn row order: only what the
+        policies' settings change differs (the replay, the spike marks)."""
+        drawn = self._drawn
+        return (
+            drawn is not None
+            and result.history is drawn.history
+            and result.order.groups == drawn.order.groups
+            and np.array_equal(result.order.rows, drawn.order.rows)
+        )
+
+    def _blitted(self) -> list[Any]:
+        """The artists repainted over the cached figure: the cursors, the replay, the marks."""
+        return [
+            self.heatmap.cursor,
+            *self.curves.cursors,
+            self.replay_view.cursor,
+            *self.replay_view.artists,
+            self.heatmap.onsets,
+            self.curves.spikes,
+        ]
 
     def ok_message(self, result: RunDiagnosis) -> str:
         history = result.history

@@ -23,6 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.lines import Line2D
 
+from explorer.core._types import FloatArray
 from explorer.core.diagnose import TensorOrder
 from explorer.core.monitor import GradientHistory
 from explorer.core.policies import ACTIONS
@@ -120,8 +121,7 @@ class TensorHeatmapView:
         self.ax.set_xlim(-0.5, max(steps, 1) - 0.5)
         self.ax.set_ylim(count - 0.5, -0.5)
         self._label_rows(order)
-        marked = [(step, row) for row, step in enumerate(np.asarray(onsets)[rows]) if step >= 0]
-        self.onsets.set_offsets(np.array(marked, dtype=float).reshape(-1, 2))
+        self.set_onsets(onsets, rows)
         self.nonfinite.set_visible(first_nonfinite is not None)
         if first_nonfinite is not None:
             self.nonfinite.set_xdata([first_nonfinite, first_nonfinite])
@@ -130,6 +130,12 @@ class TensorHeatmapView:
     def set_cursor(self, step: int | None) -> None:
         """The inspected step's line (None: none)."""
         _place_cursors([self.cursor], step)
+
+    def set_onsets(self, onsets: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]) -> None:
+        """Mark each tensor's first spike (``onsets`` in the recording's order, -1: none) on its
+        row, rows in display order."""
+        marked = [(step, row) for row, step in enumerate(onsets[rows].tolist()) if step >= 0]
+        self.onsets.set_offsets(np.array(marked, dtype=float).reshape(-1, 2))
 
     def _label_rows(self, order: TensorOrder) -> None:
         """Name each tensor (few rows) or each module group, and rule the groups off."""
@@ -212,9 +218,7 @@ class RunCurvesView:
         losses = np.where(history.loss_given, history.losses, np.nan)
         self.loss.set_data(steps, log10_finite(losses))
         tabulate(self.loss, losses)
-        self.spikes.set_offsets(
-            np.column_stack([spikes, norms[spikes]]) if spikes.size else np.empty((0, 2))
-        )
+        self.set_spikes(spikes, history.grad_norms)
         for ax, values in ((self.norm_ax, norms), (self.loss_ax, log10_finite(losses))):
             finite = values[np.isfinite(values)]
             low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
@@ -230,6 +234,13 @@ class RunCurvesView:
     def set_cursor(self, step: int | None) -> None:
         """The inspected step's lines (None: none)."""
         _place_cursors(self.cursors, step)
+
+    def set_spikes(self, spikes: npt.NDArray[np.int64], norms: FloatArray) -> None:
+        """Circle the global norm at the steps ``spikes``."""
+        heights = log10_finite(norms)[spikes]
+        self.spikes.set_offsets(
+            np.column_stack([spikes, heights]) if spikes.size else np.empty((0, 2))
+        )
 
 
 class ReplayView:
@@ -260,6 +271,7 @@ class ReplayView:
         mark_positions(self.changes, "x")
         self.nonfinite = ax.axvline(0, color=HIGHLIGHT, ls="--", lw=1.5, visible=False)
         self.cursor = ax.axvline(0, color=BLACK, lw=1, visible=False)
+        self.labels: list[Any] = []  # one text per row, left of the axes
         ax.set_title("What each policy does (replayed on this run's norms)", loc="left")
         ax.set_xlabel("step")
         use_integer_axis(ax, "x")
@@ -292,8 +304,7 @@ class ReplayView:
         tabulate_image(self.image, np.arange(steps), np.arange(len(rows)), actions, "action")
         self.ax.set_xlim(-0.5, max(steps, 1) - 0.5)
         self.ax.set_ylim(len(rows) - 0.5, -0.5)
-        self.ax.set_yticks(np.arange(len(rows)), [_short(label, 34) for label in labels])
-        self.ax.tick_params(axis="y", labelsize=9)
+        self._set_labels([_short(label, 34) for label in labels])
         changes = [
             (p.first_change, row + 1)
             for row, p in enumerate(replay.policies)
@@ -310,6 +321,28 @@ class ReplayView:
     def set_cursor(self, step: int | None) -> None:
         """The inspected step's line (None: none)."""
         _place_cursors([self.cursor], step)
+
+    def _set_labels(self, labels: list[str]) -> None:
+        """Each row's label, as a text left of the axes (not a tick label: a text can be
+        repainted over the cached figure when a policy's setting changes its label)."""
+        if len(labels) != len(self.labels):
+            for text in self.labels:
+                text.remove()
+            self.ax.set_yticks(np.arange(len(labels)), [""] * len(labels))
+            transform = self.ax.get_yaxis_transform()  # x in axes fractions, y in rows
+            self.labels = [
+                self.ax.text(
+                    -0.012, row, "", transform=transform, ha="right", va="center", fontsize=9
+                )
+                for row in range(len(labels))
+            ]
+        for text, label in zip(self.labels, labels, strict=True):
+            text.set_text(label)
+
+    @property
+    def artists(self) -> list[Any]:
+        """What a policy's setting changes: repainted over the cached figure."""
+        return [self.image, *self.labels, self.changes]
 
 
 def _place_cursors(lines: Sequence[Any], step: int | None) -> None:
