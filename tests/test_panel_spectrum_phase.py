@@ -140,6 +140,7 @@ def test_app_builds_a_tab_when_it_is_first_selected() -> None:
         "Clipping",
         "The cliff",
         "Training lab",
+        "Your run",
     )
     assert list(app.panels) == ["deep"]  # the others wait for their tab
     app.tabs.selected_index = 1
