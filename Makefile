@@ -13,8 +13,10 @@ BIN := $(VENV)/bin
 serve: install
 	$(BIN)/explorer-serve notebooks/explorer.ipynb
 
+# two workers, each given whole test files (a browser test file shares one server and one browser);
+# most browser tests wait on a page or a kernel, so two workers suit two cores
 test: install-test chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # JupyterHub with a shared password (EXPLORER_HUB_PASSWORD, else one is made and printed); its
 # state in deploy/jupyterhub/.state. deploy/README.md explains it and the Kubernetes setup.

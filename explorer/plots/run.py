@@ -122,14 +122,12 @@ class TensorHeatmapView:
         self.ax.set_ylim(count - 0.5, -0.5)
         self._label_rows(order)
         self.set_onsets(onsets, rows)
-        self.nonfinite.set_visible(first_nonfinite is not None)
-        if first_nonfinite is not None:
-            self.nonfinite.set_xdata([first_nonfinite, first_nonfinite])
+        _place_lines([self.nonfinite], first_nonfinite)
         self.set_cursor(cursor)
 
     def set_cursor(self, step: int | None) -> None:
         """The inspected step's line (None: none)."""
-        _place_cursors([self.cursor], step)
+        _place_lines([self.cursor], step)
 
     def set_onsets(self, onsets: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]) -> None:
         """Mark each tensor's first spike (``onsets`` in the recording's order, -1: none) on its
@@ -225,15 +223,12 @@ class RunCurvesView:
             pad = max((high - low) * 0.08, 0.3)
             ax.set_ylim(low - pad, high + pad)
             ax.set_xlim(-0.5, max(history.steps, 1) - 0.5)
-        for line in self.nonfinite:
-            line.set_visible(first_nonfinite is not None)
-            if first_nonfinite is not None:
-                line.set_xdata([first_nonfinite, first_nonfinite])
+        _place_lines(self.nonfinite, first_nonfinite)
         self.set_cursor(cursor)
 
     def set_cursor(self, step: int | None) -> None:
         """The inspected step's lines (None: none)."""
-        _place_cursors(self.cursors, step)
+        _place_lines(self.cursors, step)
 
     def set_spikes(self, spikes: npt.NDArray[np.int64], norms: FloatArray) -> None:
         """Circle the global norm at the steps ``spikes``."""
@@ -313,14 +308,12 @@ class ReplayView:
         self.changes.set_offsets(
             np.array([(step, row - 0.5) for step, row in changes], dtype=float).reshape(-1, 2)
         )
-        self.nonfinite.set_visible(first_nonfinite is not None)
-        if first_nonfinite is not None:
-            self.nonfinite.set_xdata([first_nonfinite, first_nonfinite])
+        _place_lines([self.nonfinite], first_nonfinite)
         self.set_cursor(cursor)
 
     def set_cursor(self, step: int | None) -> None:
         """The inspected step's line (None: none)."""
-        _place_cursors([self.cursor], step)
+        _place_lines([self.cursor], step)
 
     def _set_labels(self, labels: list[str]) -> None:
         """Each row's label, as a text left of the axes (not a tick label: a text can be
@@ -345,7 +338,8 @@ class ReplayView:
         return [self.image, *self.labels, self.changes]
 
 
-def _place_cursors(lines: Sequence[Any], step: int | None) -> None:
+def _place_lines(lines: Sequence[Any], step: int | None) -> None:
+    """Put vertical ``lines`` at ``step``, or hide them (None)."""
     for line in lines:
         line.set_visible(step is not None)
         if step is not None:
