@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ def time_ms(call: Callable[[], object], repeats: int) -> dict[str, float]:
     times.sort()
     return {
         "median_ms": round(statistics.median(times), 2),
-        "p90_ms": round(times[int(0.9 * (len(times) - 1))], 2),
+        # nearest rank: the smallest time at or above 90 % of the runs (the larger of two)
+        "p90_ms": round(times[math.ceil(0.9 * len(times)) - 1], 2),
         "repeats": repeats,
     }
