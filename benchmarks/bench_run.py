@@ -45,19 +45,10 @@ def recording(tensors: int = TENSORS, steps: int = STEPS) -> bytes:
     names = tuple(f"{m}.{'weight' if i % 2 == 0 else 'bias'}.{i}" for i, m in enumerate(modules))
     norms = np.exp(rng.normal(size=(steps, tensors)))
     norms[1500:, 7 * 25 : 8 * 25] *= 1e3
-    total = np.sqrt((norms**2).sum(axis=1))
-    history = GradientHistory(
-        names=names,
+    history = GradientHistory.from_norms(
+        norms,
+        names,
         losses=np.linspace(3.0, 1.0, steps),
-        loss_given=np.ones(steps, dtype=bool),
-        grad_norms=total,
-        grad_norms_after=total,
-        param_grad_norms=norms,
-        param_norms=np.ones_like(norms),
-        clip_coefficients=np.ones_like(norms),
-        clipped=np.zeros(steps, dtype=bool),
-        clip_method=None,
-        clip_threshold=None,
         update_norms=norms * 1e-3,
         shapes=((64, 64),) * tensors,
         modules=modules,

@@ -93,21 +93,9 @@ def test_onsets_refuse_what_they_cannot_vectorise() -> None:
 
 
 def _history(modules: list[str], norms: np.ndarray) -> GradientHistory:
-    steps, count = norms.shape
-    return GradientHistory(
-        names=tuple(f"{m}.weight" if m else "weight" for m in modules),
-        losses=np.full(steps, np.nan),
-        loss_given=np.zeros(steps, dtype=bool),
-        grad_norms=np.sqrt((norms**2).sum(axis=1)),
-        grad_norms_after=np.sqrt((norms**2).sum(axis=1)),
-        param_grad_norms=norms,
-        param_norms=np.ones_like(norms),
-        clip_coefficients=np.ones_like(norms),
-        clipped=np.zeros(steps, dtype=bool),
-        clip_method=None,
-        clip_threshold=None,
-        modules=tuple(modules),
-        module_types=("Linear",) * count,
+    names = [f"{m}.weight" if m else "weight" for m in modules]
+    return GradientHistory.from_norms(
+        norms, names, modules=modules, module_types=("Linear",) * len(modules)
     )
 
 

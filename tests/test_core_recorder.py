@@ -412,3 +412,58 @@ def test_grouping_is_rebuilt_when_gradients_go_missing_or_a_dtype_changes() -> N
     assert history.param_grad_norms[2, 1] == 0.0
     reused = [plans[step] is plans[step - 1] for step in range(1, 6)]
     assert reused == [True, False, False, False, True]
+
+
+def test_from_norms_totals_the_tensors_as_torch_does() -> None:
+    """Norms logged elsewhere become a history whose global norm is clip_grad_norm_'s total of
+    tensors with those norms (torch itself, float64 gradients), unclipped, with what was not given
+    unknown; it saves and loads like a recording."""
+    gradients = [
+        torch.randn(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(s))
+        for s in range(4)
+    ]
+    gradients[2] *= 1e3
+    norms = [[float(torch.linalg.vector_norm(g)) for g in gradients]]
+    parameters = [torch.nn.Parameter(torch.zeros_like(g)) for g in gradients]
+    for parameter, gradient in zip(parameters, gradients, strict=True):
+        parameter.grad = gradient.clone()
+    total = float(torch.nn.utils.clip_grad_norm_(parameters, max_norm=1e9))
+    history = GradientHistory.from_norms(norms, ["a.weight", "a.bias", "b.weight", "b.bias"])
+    assert history.grad_norms[0] == pytest.approx(total, rel=1e-15)
+    assert history.grad_norms_after[0] == history.grad_norms[0]
+    assert history.clip_count == 0
+    assert history.clip_method is None
+    assert np.isnan(history.losses).all()
+    assert not history.loss_given.any()
+    assert np.isnan(history.update_norms).all()
+    assert np.isnan(history.param_norms).all()
+    buffer = io.BytesIO()
+    history.save(buffer)
+    buffer.seek(0)
+    _assert_same(GradientHistory.load(buffer), history)
+
+
+def test_from_norms_of_a_recording_gives_its_global_norms() -> None:
+    """A recorder's own per-tensor norms, handed to from_norms, give back the global norms the
+    recorder measured with torch (to float32's rounding: the recorder sums in float32)."""
+    recorded = _recorded("cnn")
+    again = GradientHistory.from_norms(recorded.param_grad_norms, recorded.names)
+    finite = np.isfinite(recorded.grad_norms)
+    assert np.allclose(again.grad_norms[finite], recorded.grad_norms[finite], rtol=1e-6)
+    assert np.array_equal(np.isfinite(again.grad_norms), finite)  # the NaN step stays NaN
+
+
+@pytest.mark.parametrize(
+    ("arguments", "name"),
+    [
+        ({"param_grad_norms": np.ones(3)}, "param_grad_norms"),
+        ({"param_grad_norms": np.ones((2, 3))}, "param_grad_norms"),
+        ({"losses": np.ones(3)}, "losses"),
+        ({"update_norms": np.ones((1, 2))}, "update_norms"),
+        ({"modules": ["a"]}, "modules"),
+    ],
+)
+def test_from_norms_refuses_shapes_that_do_not_fit(arguments: dict[str, object], name: str) -> None:
+    given: dict[str, object] = {"param_grad_norms": np.ones((2, 2)), **arguments}
+    with pytest.raises(ValueError, match=name):
+        GradientHistory.from_norms(names=["a", "b"], **given)  # type: ignore[arg-type]

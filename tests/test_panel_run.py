@@ -232,19 +232,10 @@ def _wide_history(tensors: int = 300, steps: int = 50) -> GradientHistory:
     modules = tuple(f"encoder.layers.{i // 25}.part{(i % 25) // 2}" for i in range(tensors))
     names = tuple(f"{m}.{'weight' if i % 2 == 0 else 'bias'}" for i, m in enumerate(modules))
     norms = np.exp(rng.normal(size=(steps, tensors)))
-    total = np.sqrt((norms**2).sum(axis=1))
-    return GradientHistory(
-        names=names,
+    return GradientHistory.from_norms(
+        norms,
+        names,
         losses=np.linspace(2.0, 1.0, steps),
-        loss_given=np.ones(steps, dtype=bool),
-        grad_norms=total,
-        grad_norms_after=total,
-        param_grad_norms=norms,
-        param_norms=np.ones_like(norms),
-        clip_coefficients=np.ones_like(norms),
-        clipped=np.zeros(steps, dtype=bool),
-        clip_method=None,
-        clip_threshold=None,
         shapes=((4, 4),) * tensors,
         modules=modules,
         module_types=("Linear",) * tensors,

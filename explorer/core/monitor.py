@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 from typing import IO, SupportsFloat, TypeAlias, cast
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch.utils._foreach_utils import _group_tensors_by_device_and_dtype
 from torch.utils.hooks import RemovableHandle
@@ -145,6 +146,60 @@ class GradientHistory:
         from explorer.core.recording import load_history
 
         return load_history(path)
+
+    @classmethod
+    def from_norms(
+        cls,
+        param_grad_norms: npt.ArrayLike,
+        names: Sequence[str],
+        *,
+        losses: npt.ArrayLike | None = None,
+        update_norms: npt.ArrayLike | None = None,
+        modules: Sequence[str] = (),
+        module_types: Sequence[str] = (),
+        shapes: Sequence[tuple[int, ...]] = (),
+    ) -> GradientHistory:
+        """An unclipped run's history from per-step, per-tensor gradient norms logged elsewhere
+        (another tool's per-layer norms, a made-up run), so that ``replay_clipping``, ``diagnose``
+        and the Your run tab can read it. ``param_grad_norms`` is (steps, tensors), one column per
+        name; the global norm is their L2 norm, as ``clip_grad_norm_`` totals the tensors' norms
+        (in float64 here). What was not given is unknown: losses and update norms NaN, weight
+        norms NaN. A shape that does not fit raises ValueError naming the argument."""
+        norms = np.array(param_grad_norms, dtype=np.float64)
+        if norms.ndim != 2 or norms.shape[1] != len(names):
+            raise ValueError(
+                f"param_grad_norms must be (steps, {len(names)}) for {len(names)} names; "
+                f"got shape {norms.shape}"
+            )
+        steps = norms.shape[0]
+        given = {"modules": modules, "module_types": module_types, "shapes": shapes}
+        for argument, values in given.items():
+            if values and len(values) != len(names):
+                raise ValueError(f"{argument} must name each of the {len(names)} tensors")
+        loss = np.full(steps, np.nan) if losses is None else np.array(losses, dtype=np.float64)
+        if loss.shape != (steps,):
+            raise ValueError(f"losses must hold one value per step ({steps}); got {loss.shape}")
+        updates = np.empty((0, 0)) if update_norms is None else np.array(update_norms, float)
+        if update_norms is not None and updates.shape != norms.shape:
+            raise ValueError(f"update_norms must be {norms.shape}; got {updates.shape}")
+        total = np.sqrt((norms**2).sum(axis=1))
+        return cls(
+            names=tuple(names),
+            losses=loss,
+            loss_given=np.full(steps, losses is not None),
+            grad_norms=total,
+            grad_norms_after=total.copy(),
+            param_grad_norms=norms,
+            param_norms=np.full(norms.shape, np.nan),
+            clip_coefficients=np.ones_like(norms),
+            clipped=np.zeros(steps, dtype=bool),
+            clip_method=None,
+            clip_threshold=None,
+            update_norms=updates,
+            shapes=tuple(tuple(shape) for shape in shapes),
+            modules=tuple(modules),
+            module_types=tuple(module_types),
+        )
 
     @property
     def steps(self) -> int:
