@@ -111,17 +111,22 @@ def test_projector_mode_fills_a_1920_window(server: str, context: Any, tab: str)
     page.close()
 
 
+def _assert_the_recurrent_link_opens(browser: Any, url: str) -> None:
+    """A recurrent-network link opened in a fresh page shows its tab and its exact values."""
+    ctx = browser.new_context()
+    page = open_link(ctx, url + "?tab=recurrent&weight_scale=1.01&seq_len=60")
+    boxes = dict(page.evaluate(VIEW_JS)["boxes"])
+    assert boxes["weight scale"] == "1.01"
+    assert boxes["sequence T"] == "60"
+    assert page.locator(".lm-TabBar-tab.lm-mod-current").inner_text() == "Recurrent network"
+    ctx.close()
+
+
 def test_links_work_with_kernels_started_for_the_page(browser: Any) -> None:
     """Without a preheated pool (EXPLORER_PREHEAT=0) a kernel is started for the page and gets
     its query string from the request: the link opens the same view as in the pooled server."""
     with voila_server(env={"EXPLORER_PREHEAT": "0"}) as url:
-        ctx = browser.new_context()
-        page = open_link(ctx, url + "?tab=recurrent&weight_scale=1.01&seq_len=60")
-        boxes = dict(page.evaluate(VIEW_JS)["boxes"])
-        assert boxes["weight scale"] == "1.01"
-        assert boxes["sequence T"] == "60"
-        assert page.locator(".lm-TabBar-tab.lm-mod-current").inner_text() == "Recurrent network"
-        ctx.close()
+        _assert_the_recurrent_link_opens(browser, url)
 
 
 def test_a_pooled_kernel_still_opens_its_link_after_the_cell_timeout(
@@ -135,13 +140,7 @@ def test_a_pooled_kernel_still_opens_its_link_after_the_cell_timeout(
     with voila_server(env=env, log_path=log) as url:
         wait_for(lambda: "is filled with 1 kernel(s)" in log.read_text(), "the pool filled")
         time.sleep(8)  # longer than the cell timeout: a cell still waiting would be interrupted
-        ctx = browser.new_context()
-        page = open_link(ctx, url + "?tab=recurrent&weight_scale=1.01&seq_len=60")
-        boxes = dict(page.evaluate(VIEW_JS)["boxes"])
-        assert boxes["weight scale"] == "1.01"
-        assert boxes["sequence T"] == "60"
-        assert page.locator(".lm-TabBar-tab.lm-mod-current").inner_text() == "Recurrent network"
-        ctx.close()
+        _assert_the_recurrent_link_opens(browser, url)
     text = log.read_text()
     assert "Using pre-heated kernel" in text
     assert "Timeout waiting for execute reply" not in text
