@@ -13,6 +13,11 @@ _HOME = Path(tempfile.mkdtemp(prefix="explorer-tests-"))
 for _name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "IPYTHONDIR", "MPLCONFIGDIR"):
     os.environ[_name] = str(_HOME / _name.lower())
 os.environ["JUPYTER_PLATFORM_DIRS"] = "1"
+# `make test` runs two pytest-xdist workers on a machine with about two cores: one torch thread in
+# each worker and in what it starts (notebook kernels, snippets), else their OpenMP threads,
+# spinning while they wait, take the cores from each other (set before torch is imported)
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import matplotlib  # noqa: E402  (after MPLCONFIGDIR is set)
 
