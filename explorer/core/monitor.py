@@ -182,7 +182,7 @@ class GradientHistory:
         updates = np.empty((0, 0)) if update_norms is None else np.array(update_norms, float)
         if update_norms is not None and updates.shape != norms.shape:
             raise ValueError(f"update_norms must be {norms.shape}; got {updates.shape}")
-        total = np.sqrt((norms**2).sum(axis=1))
+        total = global_norms(norms)
         return cls(
             names=tuple(names),
             losses=loss,
@@ -224,6 +224,14 @@ class GradientHistory:
         """The largest finite gradient norm before clipping (NaN if none was finite)."""
         finite = self.grad_norms[np.isfinite(self.grad_norms)]
         return float(finite.max()) if finite.size else math.nan
+
+
+def global_norms(per_tensor: FloatArray) -> FloatArray:
+    """The global 2-norm of each row of per-tensor norms (inf on overflow, NaN if any entry is
+    NaN), in float64."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        norms: FloatArray = np.sqrt(np.sum(np.square(per_tensor), axis=1))
+    return norms
 
 
 def _named_parameters(source: object) -> list[tuple[str, torch.Tensor]]:

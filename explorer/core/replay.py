@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from explorer.core._types import FloatArray
-from explorer.core.monitor import GradientHistory
+from explorer.core.monitor import GradientHistory, global_norms
 from explorer.core.policies import ACTIONS, Policy, PolicyTrace, run_policy
 
 # Multipliers this close (relative) are the same decision: a float32 run computes its clip
@@ -107,7 +107,7 @@ def live_clipping(history: GradientHistory) -> LiveClipping:
         label=_live_label(history),
         actions=actions,
         multipliers=multipliers,
-        update_norms=_global(history.update_norms),
+        update_norms=global_norms(history.update_norms),
     )
 
 
@@ -117,13 +117,6 @@ def _live_label(history: GradientHistory) -> str:
     if history.clip_method is None:
         return "no clipping"
     return f"{history.clip_method.replace('_', ' ')} {history.clip_threshold:g}"
-
-
-def _global(per_tensor: FloatArray) -> FloatArray:
-    """The global 2-norm of each row (NaN if any entry is NaN)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        norms: FloatArray = np.sqrt(np.sum(np.square(per_tensor), axis=1))
-    return norms
 
 
 def _first_change(live: LiveClipping, trace: PolicyTrace) -> int | None:
@@ -143,7 +136,7 @@ def _update_norms(history: GradientHistory, trace: PolicyTrace) -> FloatArray:
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(wanted == live, 1.0, wanted / live)
         scale = np.where(live == 0.0, np.nan, scale)  # a skipped or zeroed update: unknown
-        estimate = _global(history.update_norms * scale)
+        estimate = global_norms(history.update_norms * scale)
     estimate[trace.actions == SKIP] = 0.0
     return estimate
 
